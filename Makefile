@@ -1,0 +1,30 @@
+# Two commands on a fresh clone:  `make run` (set up + launch)  and  `make test` (set up + test).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test setup benchmarks clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python main.py
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider
+
+benchmarks: $(STAMP)
+	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/overhead.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/ui_latency.py
+	$(BIN)/python benchmarks/time_to_quality.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

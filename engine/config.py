@@ -1,0 +1,131 @@
+"""Frozen, validated configuration objects shared by the GUI, the CLI and the engine."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+MODEL_KINDS = ("dense", "sparse", "deep", "conv")
+MODEL_LABELS = {
+    "dense": "Dense (one hidden code layer)",
+    "sparse": "Sparse (L1 on the code)",
+    "deep": "Deep dense (128-64-code-64-128)",
+    "conv": "Convolutional",
+}
+LOSSES = ("bce", "mse")
+LOSS_LABELS = {"bce": "Binary cross-entropy", "mse": "Mean squared error"}
+
+
+class ConfigError(ValueError):
+    """A setting is out of range; the message says which one and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    low: float
+    high: float
+    help: str
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model_kind: str = "dense"
+    code_size: int = 32
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    loss: str = "bce"
+    noise_factor: float = 0.0
+    l1_weight: float = 1e-5
+    validation_fraction: float = 0.1
+    early_stopping_patience: int = 0
+    seed: int = 0
+    preview_count: int = 8
+    lr_schedule: str = "cosine"
+    filters: int = 32
+
+    LIMITS: ClassVar[dict[str, Limits]] = {
+        "code_size": Limits(1, 4096, "Units in the code (bottleneck) layer; for conv, channels of the code map."),
+        "epochs": Limits(1, 10000, "Passes over the training data."),
+        "batch_size": Limits(1, 65536, "Samples per gradient step."),
+        "learning_rate": Limits(1e-7, 10.0, "Adam step size. Too large makes the loss blow up (NaN)."),
+        "noise_factor": Limits(0.0, 5.0, "Std of Gaussian noise added to inputs (denoising); 0 = plain autoencoder."),
+        "l1_weight": Limits(0.0, 1.0, "Weight of the L1 activity penalty on the code (sparse model only)."),
+        "validation_fraction": Limits(0.0, 0.9, "Share of samples held out when the data has no test split."),
+        "early_stopping_patience": Limits(0, 10000, "Stop after this many epochs without a better validation loss; 0 = off."),
+        "seed": Limits(0, 2**31 - 1, "Random seed: same seed, same data and settings give the same run."),
+        "preview_count": Limits(1, 32, "Validation samples shown in the live preview."),
+        "filters": Limits(1, 1024, "Channels of the hidden convolution layers (conv model only)."),
+    }
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        if self.model_kind not in MODEL_KINDS:
+            raise ConfigError(f"Unknown model kind {self.model_kind!r}; choose one of {', '.join(MODEL_KINDS)}.")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"Unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}.")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ConfigError(f"Unknown learning-rate schedule {self.lr_schedule!r}; use 'constant' or 'cosine'.")
+        for name, lim in self.LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{name} must be a number, got {value!r}.")
+            if value != value or not (lim.low <= value <= lim.high):  # NaN fails too
+                raise ConfigError(f"{name} = {value} is out of range; allowed {lim.low:g} to {lim.high:g}. {lim.help}")
+
+    @property
+    def denoising(self) -> bool:
+        return self.noise_factor > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"Unknown setting(s): {', '.join(unknown)}.")
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+
+DATA_KINDS = ("mnist", "mnist_download", "mnist_file", "folder", "array")
+DATA_LABELS = {
+    "mnist": "MNIST (Keras cache, else built-in subset)",
+    "mnist_download": "MNIST, download full set (60k)",
+    "mnist_file": "MNIST file (mnist.npz or IDX files)",
+    "folder": "Folder of my images",
+    "array": "Array file (.npy / .npz)",
+}
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where the training data comes from and how it is prepared."""
+
+    kind: str = "mnist"
+    path: str = ""
+    image_size: int = 28
+    color: str = "grey"
+    validation_fraction: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in DATA_KINDS:
+            raise ConfigError(f"Unknown data source {self.kind!r}; choose one of {', '.join(DATA_KINDS)}.")
+        if self.kind in ("mnist_file", "folder", "array") and not self.path:
+            raise ConfigError(f"Choose a {'folder' if self.kind == 'folder' else 'file'} for '{DATA_LABELS[self.kind]}'.")
+        if not 4 <= self.image_size <= 512:
+            raise ConfigError(f"Image size {self.image_size} is out of range; allowed 4 to 512 pixels.")
+        if self.color not in ("grey", "rgb"):
+            raise ConfigError(f"Colour must be 'grey' or 'rgb', got {self.color!r}.")
+        if not 0.0 < self.validation_fraction <= 0.9:
+            raise ConfigError(f"Validation fraction {self.validation_fraction} is out of range; allowed 0.01 to 0.9.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

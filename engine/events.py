@@ -1,0 +1,70 @@
+"""Small immutable events the engine emits while it works; the GUI and CLI only read them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Started:
+    total_epochs: int
+    steps_per_epoch: int
+    description: str
+
+
+@dataclass(frozen=True)
+class BatchEnded:
+    epoch: int  # 0-based
+    step: int  # steps done in this epoch
+    steps_per_epoch: int
+    loss: float
+
+
+@dataclass(frozen=True)
+class EpochEnded:
+    epoch: int  # 0-based
+    total_epochs: int
+    logs: dict[str, float]  # 'loss', 'val_loss' and any extra metric
+    seconds: float
+    improved: bool
+
+
+@dataclass(frozen=True)
+class PreviewReady:
+    epoch: int
+    inputs: np.ndarray  # what the model saw (noisy for denoising), (n, h, w, c) in [0, 1]
+    outputs: np.ndarray
+    targets: np.ndarray  # clean originals
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Finished:
+    history: dict[str, list[float]]
+    best_epoch: int | None  # 0-based; None when no epoch finished
+    best_val_loss: float | None
+    stopped_by_user: bool
+    seconds: float
+    message: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    message: str
+    detail: str = ""
+
+
+Event = Started | BatchEnded | EpochEnded | PreviewReady | Progress | Finished | Failed
+EventCallback = Callable[[Any], None]
+
+
+def ignore_event(_event: Any) -> None:
+    """Default callback for headless use."""

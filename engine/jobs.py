@@ -1,0 +1,90 @@
+"""Jobs: plain callables `job(on_event, stop) -> result` that the GUI runs in a worker
+thread and the CLI runs directly. Heavy imports (TensorFlow) happen inside the job."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from engine.config import DataSpec, TrainConfig
+from engine.events import EventCallback, Progress
+
+Job = Callable[[EventCallback, threading.Event], Any]
+
+
+def load_data(spec: DataSpec):
+    """The Dataset a DataSpec describes."""
+    from engine import data
+
+    if spec.kind == "mnist":
+        return data.load_mnist()
+    if spec.kind == "mnist_download":
+        return data.load_mnist(allow_download=True)
+    if spec.kind == "mnist_file":
+        return data.load_mnist(spec.path)
+    if spec.kind == "folder":
+        return data.load_image_folder(spec.path, size=(spec.image_size, spec.image_size), color=spec.color,
+                                      validation_fraction=spec.validation_fraction, seed=spec.seed)
+    return data.load_array_file(spec.path, validation_fraction=spec.validation_fraction, seed=spec.seed)
+
+
+@dataclass
+class TrainOutcome:
+    dataset: Any
+    result: Any
+
+
+def train_job(spec: DataSpec, config: TrainConfig) -> Job:
+    def job(on_event: EventCallback, stop: threading.Event) -> TrainOutcome:
+        on_event(Progress(0, 0, "Loading data…"))
+        dataset = load_data(spec)
+        on_event(Progress(0, 0, "Building the model (first start loads TensorFlow)…"))
+        from engine.training import train
+
+        return TrainOutcome(dataset, train(config, dataset, on_event, stop))
+
+    return job
+
+
+@dataclass
+class Reconstructions:
+    inputs: np.ndarray  # what the model saw
+    outputs: np.ndarray
+    targets: np.ndarray  # clean originals
+    errors: np.ndarray  # per-sample MSE against the originals
+    labels: np.ndarray | None
+
+
+def reconstruct_job(model, dataset, noise_factor: float = 0.0, seed: int = 0, limit: int = 10000) -> Job:
+    """Reconstruct (up to `limit`) validation samples and score each one."""
+
+    def job(on_event: EventCallback, stop: threading.Event) -> Reconstructions:
+        from engine.modelio import check_fits, predict, reconstruction_errors
+        from engine.training import add_noise
+
+        targets = dataset.x_val[:limit]
+        check_fits(model, targets.shape[1:])
+        inputs = add_noise(targets, noise_factor, seed) if noise_factor > 0 else targets
+        outputs = predict(model, inputs)
+        labels = None if dataset.y_val is None else np.asarray(dataset.y_val[:limit])
+        return Reconstructions(inputs, outputs, targets, reconstruction_errors(targets, outputs), labels)
+
+    return job
+
+
+def data_job(spec: DataSpec) -> Job:
+    def job(on_event: EventCallback, stop: threading.Event):
+        return load_data(spec)
+
+    return job
+
+
+def open_model_job(path: str) -> Job:
+    def job(on_event: EventCallback, stop: threading.Event):
+        from engine.modelio import load_model
+
+        return load_model(path)
+
+    return job

@@ -1,0 +1,88 @@
+"""The main window: one tab per capability, menus, settings, clean shutdown."""
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QSettings, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
+
+from gui.session import Session
+from gui.tabs.reconstruction_tab import ReconstructionTab
+from gui.tabs.training_tab import TrainingTab
+from gui.worker import stop_all
+
+APP_NAME = "Autoencoder Studio"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None):
+        super().__init__()
+        self.settings = settings or QSettings("AutoencoderStudio", "AutoencoderStudio")
+        self.setWindowTitle(APP_NAME)
+        self.session = Session(self)
+        self.training_tab = TrainingTab(self.session)
+        self.reconstruction_tab = ReconstructionTab(self.session)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.training_tab, "Training")
+        self.tabs.addTab(self.reconstruction_tab, "Reconstruction")
+        self.setCentralWidget(self.tabs)
+        self.status_label = QLabel("Ready. Press Start training to train on the built-in MNIST digits.")
+        self.statusBar().addWidget(self.status_label, 1)
+        for tab in (self.training_tab, self.reconstruction_tab):
+            tab.status_changed.connect(self.show_status)
+        self._build_menus()
+        self.resize(1280, 820)
+        self._restore_settings()
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&Open model…", self.reconstruction_tab._open_model, QKeySequence.Open)
+        self._action(file_menu, "&Save model…", self.training_tab._save_model, QKeySequence.Save)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.Quit)
+        train_menu = self.menuBar().addMenu("&Train")
+        self._action(train_menu, "&Start", self.training_tab.start, "Ctrl+Return")
+        self._action(train_menu, "S&top", self.training_tab.stop, "Ctrl+.")
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&About", self._about)
+
+    def _action(self, menu, text, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    @Slot(str)
+    def show_status(self, text: str) -> None:
+        self.status_label.setText(text)
+
+    @Slot()
+    def _about(self) -> None:
+        QMessageBox.about(self, f"About {APP_NAME}",
+                          f"<b>{APP_NAME}</b><br>Train, inspect and use autoencoders.<br>"
+                          "Built on PySide6, TensorFlow/Keras 3, matplotlib and scikit-image.<br>"
+                          "The built-in digits are a subset of MNIST (LeCun, Cortes, Burges; CC BY-SA 3.0).")
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        self.tabs.setCurrentIndex(int(self.settings.value("window/tab", 0) or 0))
+        self.training_tab.restore_settings(self.settings)
+        self.reconstruction_tab.restore_settings(self.settings)
+
+    def save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/tab", self.tabs.currentIndex())
+        self.training_tab.save_settings(self.settings)
+        self.reconstruction_tab.save_settings(self.settings)
+        self.settings.sync()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """Stop any running job (training keeps nothing half-written) before closing."""
+        if self.training_tab.runner.is_running():
+            self.show_status("Stopping training before closing…")
+        self.save_settings()
+        stop_all(timeout_ms=15000)
+        super().closeEvent(event)

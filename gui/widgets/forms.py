@@ -1,0 +1,41 @@
+"""Input widgets whose ranges and tooltips come from the engine's config limits."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QSpinBox, QWidget
+
+from engine.config import Limits
+
+
+def int_spin(limits: Limits, value: int, parent: QWidget | None = None, step: int = 1) -> QSpinBox:
+    box = QSpinBox(parent)
+    box.setRange(int(limits.low), int(min(limits.high, 2**31 - 1)))
+    box.setSingleStep(step)
+    box.setValue(int(value))
+    box.setToolTip(f"{limits.help}\nAllowed: {limits.low:g} to {limits.high:g}.")
+    return box
+
+
+def float_spin(limits: Limits, value: float, parent: QWidget | None = None, decimals: int = 4,
+               step: float = 0.1) -> QDoubleSpinBox:
+    box = QDoubleSpinBox(parent)
+    box.setDecimals(decimals)
+    box.setRange(limits.low, limits.high)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setToolTip(f"{limits.help}\nAllowed: {limits.low:g} to {limits.high:g}.")
+    return box
+
+
+def choice_combo(labels: dict[str, str], current: str, parent: QWidget | None = None) -> QComboBox:
+    """A combo box showing labels and holding the keys as item data."""
+    combo = QComboBox(parent)
+    for key, label in labels.items():
+        combo.addItem(label, key)
+    set_choice(combo, current)
+    return combo
+
+
+def set_choice(combo: QComboBox, key: str) -> None:
+    index = combo.findData(key)
+    if index >= 0:
+        combo.setCurrentIndex(index)

@@ -1,0 +1,41 @@
+"""Shared test setup: headless Qt, and no test may leave a QThread running."""
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
+os.environ.setdefault("QT_API", "PySide6")  # matplotlib's Qt binding
+os.environ.setdefault("PYTEST_QT_API", "pyside6")
+
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import pytest  # noqa: E402
+
+_GRACE_S = 2.0  # a thread that just delivered its result needs a moment to end
+
+
+@pytest.fixture(autouse=True)
+def _dangling_qthreads():
+    """Fail a test that leaves a JobRunner thread running (after napari's fixture).
+
+    Engine tests never import Qt: the check only runs when PySide6 and gui.worker are
+    already loaded, so this fixture imports nothing by itself.
+    """
+    yield
+    if "PySide6" not in sys.modules or "gui.worker" not in sys.modules:
+        return
+    worker = sys.modules["gui.worker"]
+    from PySide6.QtCore import QCoreApplication
+
+    app = QCoreApplication.instance()
+    deadline = time.monotonic() + _GRACE_S
+    while (threads := worker.live_threads()) and time.monotonic() < deadline:
+        if app is not None:
+            app.processEvents()
+        threads[0].wait(10)
+    if threads:
+        names = sorted(t.objectName() or repr(t) for t in threads)
+        stopped = worker.stop_all(5000)  # keep later tests (and interpreter exit) safe
+        pytest.fail(
+            f"test left {len(names)} QThread(s) running: {', '.join(names)}"
+            + ("" if stopped else " (and they did not stop when asked)")
+        )

@@ -1,0 +1,277 @@
+"""JobRunner: events in order, results, failures, stop, one job at a time, a live event loop."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QTimer
+
+from gui import worker as worker_module
+from gui.worker import JobRunner
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def runner(qtbot):
+    r = JobRunner()
+    yield r
+    assert r.wait(5000), "job did not stop at teardown"
+
+
+class Recorder:
+    def __init__(self, runner: JobRunner) -> None:
+        self.events, self.results, self.failures, self.order = [], [], [], []
+        runner.event_emitted.connect(self._on_event_emitted)
+        runner.succeeded.connect(self._on_succeeded)
+        runner.failed.connect(self._on_failed)
+        runner.finished.connect(self._on_finished)
+
+    def _on_event_emitted(self, event):
+        self.events.append(event)
+        self.order.append("event")
+
+    def _on_succeeded(self, result):
+        self.results.append(result)
+        self.order.append("succeeded")
+
+    def _on_failed(self, message, detail):
+        self.failures.append((message, detail))
+        self.order.append("failed")
+
+    def _on_finished(self):
+        self.order.append("finished")
+
+
+def wait_until_stopped(stop: threading.Event) -> str:
+    while not stop.is_set():
+        time.sleep(0.01)
+    return "stopped"
+
+
+def test_events_arrive_in_order_then_result_then_finished(qtbot, runner):
+    rec = Recorder(runner)
+
+    def job(on_event, stop):
+        for i in range(5):
+            on_event(("tick", i))
+        return 42
+
+    with qtbot.waitSignal(runner.finished, timeout=5000):
+        assert runner.start(job, "five events")
+    assert rec.events == [("tick", i) for i in range(5)]
+    assert rec.results == [42]
+    assert rec.order == ["event"] * 5 + ["succeeded", "finished"]
+    assert not runner.is_running()
+
+
+def test_job_runs_off_the_gui_thread(qtbot, runner):
+    def job(on_event, stop):
+        return threading.current_thread() is threading.main_thread()
+
+    with qtbot.waitSignal(runner.succeeded, timeout=5000) as blocker:
+        runner.start(job, "where")
+    assert blocker.args == [False]
+
+
+def test_exception_becomes_failed_with_message_and_traceback(qtbot, runner):
+    rec = Recorder(runner)
+
+    def job(on_event, stop):
+        on_event("before")
+        raise ValueError("bad shape (3, 4)")
+
+    with qtbot.waitSignal(runner.finished, timeout=5000):
+        runner.start(job, "raises")
+    assert rec.events == ["before"]
+    assert rec.results == []
+    [(message, detail)] = rec.failures
+    assert message == "bad shape (3, 4)"
+    assert "ValueError" in detail and "Traceback" in detail
+    assert rec.order == ["event", "failed", "finished"]
+
+
+def test_exception_without_message_still_says_something(qtbot, runner):
+    def job(on_event, stop):
+        raise KeyboardInterrupt
+
+    with qtbot.waitSignal(runner.failed, timeout=5000) as blocker:
+        runner.start(job, "interrupt")
+    assert blocker.args[0] == "KeyboardInterrupt"
+
+
+def test_stop_ends_a_cooperative_job_quickly(qtbot, runner):
+    started = threading.Event()
+
+    def job(on_event, stop):
+        started.set()
+        return wait_until_stopped(stop)
+
+    runner.start(job, "loops until stopped")
+    qtbot.waitUntil(started.is_set, timeout=5000)
+    assert runner.is_running()
+    t0 = time.monotonic()
+    with qtbot.waitSignal(runner.succeeded, timeout=2000) as blocker:
+        runner.stop()
+    assert blocker.args == ["stopped"]
+    assert time.monotonic() - t0 < 1.0
+    assert not runner.is_running()
+
+
+def test_start_while_running_is_refused(qtbot, runner):
+    calls = []
+
+    def second(on_event, stop):
+        calls.append("second")
+
+    runner.start(lambda on_event, stop: wait_until_stopped(stop), "first")
+    assert runner.is_running()
+    assert runner.start(second, "second") is False
+    assert runner.job_name() == "first"
+    with qtbot.waitSignal(runner.finished, timeout=5000):
+        runner.stop()
+    assert calls == []
+    # Free again: a new job may start right after finished.
+    with qtbot.waitSignal(runner.finished, timeout=5000):
+        assert runner.start(second, "second")
+    assert calls == ["second"]
+
+
+def test_wait_stops_a_running_job_and_delivers_its_outcome(qtbot, runner):
+    rec = Recorder(runner)
+    started = threading.Event()
+
+    def job(on_event, stop):
+        started.set()
+        wait_until_stopped(stop)
+        on_event("last words")
+        return "done"
+
+    runner.start(job, "long")
+    qtbot.waitUntil(started.is_set, timeout=5000)
+    assert runner.wait(3000) is True
+    assert not runner.is_running()
+    assert rec.order == ["event", "succeeded", "finished"]
+    assert rec.results == ["done"]
+    assert worker_module.live_threads() == []
+
+
+def test_wait_times_out_on_a_job_that_ignores_stop(qtbot, runner):
+    release = threading.Event()
+    runner.start(lambda on_event, stop: release.wait(10), "stubborn")
+    assert runner.wait(50) is False
+    assert runner.is_running()
+    release.set()
+    qtbot.waitSignal(runner.finished, timeout=5000).wait()
+
+
+def test_event_loop_stays_responsive_while_a_cpu_bound_job_runs(qtbot, runner):
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+
+    def busy(on_event, stop):
+        end = time.monotonic() + 0.6
+        n = 0
+        while time.monotonic() < end and not stop.is_set():
+            sum(i * i for i in range(2000))  # pure Python: holds the GIL
+            n += 1
+            if n % 20 == 0:
+                on_event(n)
+        return n
+
+    timer.start()
+    with qtbot.waitSignal(runner.finished, timeout=10_000):
+        runner.start(busy, "busy")
+    timer.stop()
+    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    assert len(ticks) >= 20, f"only {len(ticks)} timer ticks in 0.6 s"
+    assert max(gaps) < 0.1, f"event loop stalled for {max(gaps) * 1000:.0f} ms"
+
+
+def test_a_flood_of_events_is_delivered_in_order_without_stalling(qtbot, runner):
+    count = 20_000
+    received = []
+    runner.event_emitted.connect(received.append)
+
+    def flood(on_event, stop):
+        for i in range(count):
+            on_event(i)
+        return "flooded"
+
+    with qtbot.waitSignal(runner.succeeded, timeout=20_000):
+        runner.start(flood, "flood")
+    assert received == list(range(count))
+
+
+def test_no_thread_is_left_behind_after_a_job(qtbot, runner):
+    with qtbot.waitSignal(runner.finished, timeout=5000):
+        runner.start(lambda on_event, stop: None, "quick")
+    qtbot.waitUntil(lambda: worker_module.live_threads() == [], timeout=2000)
+
+
+_EXIT_SCRIPT = textwrap.dedent(
+    """
+    import os, sys, threading
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    sys.path.insert(0, {root!r})
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+    from engine.events import BatchEnded, EpochEnded
+    from gui.worker import JobRunner
+    from gui.widgets.loss_plot import LossPlot
+
+    app = QApplication([])
+    plot = LossPlot()
+    plot.show()
+    runner = JobRunner()
+    seen = []
+
+    def on_event(event):
+        seen.append(event)
+        if isinstance(event, BatchEnded):
+            plot.add_batch(event)
+        else:
+            plot.add_epoch(event)
+        if {quit_early} and len(seen) == 1:
+            app.quit()  # aboutToQuit must stop and wait for the job
+
+    def job(on_event, stop):
+        for epoch in range(3):
+            for step in range(1, 21):
+                on_event(BatchEnded(epoch, step, 20, 1.0 / (1 + step)))
+            on_event(EpochEnded(epoch, 3, {{"loss": 0.5, "val_loss": 0.6}}, 0.01, True))
+        while {quit_early} and not stop.is_set():
+            stop.wait(0.01)
+        return len("done")
+
+    runner.event_emitted.connect(on_event)
+    runner.finished.connect(app.quit)
+    QTimer.singleShot(0, lambda: runner.start(job, "exit-test"))
+    QTimer.singleShot(20_000, lambda: app.exit(3))
+    rc = app.exec()
+    print("events", len(seen), "running", runner.is_running())
+    sys.exit(rc)
+    """
+)
+
+
+@pytest.mark.parametrize("quit_early", [False, True], ids=["job-finishes", "quit-while-running"])
+def test_interpreter_exits_cleanly_after_worker_thread_signals(quit_early):
+    """PySide6 6.12.0 crashed here at exit ('Fatal Python error: ... refcount error')."""
+    script = _EXIT_SCRIPT.format(root=str(ROOT), quit_early=quit_early)
+    for _ in range(2):
+        proc = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+        )
+        assert "Fatal Python error" not in proc.stderr, proc.stderr
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "running False" in proc.stdout, proc.stdout
+        if not quit_early:
+            assert "events 63" in proc.stdout, proc.stdout

@@ -84,5 +84,7 @@ class MainWindow(QMainWindow):
         if self.training_tab.runner.is_running():
             self.show_status("Stopping training before closing…")
         self.save_settings()
-        stop_all(timeout_ms=15000)
+        for tab in (self.training_tab, self.reconstruction_tab):
+            tab.runner.wait(15000)  # stops the job; the best model so far is still delivered
+        stop_all(timeout_ms=5000)
         super().closeEvent(event)

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QSettings, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSpinBox,
-                               QVBoxLayout, QWidget)
+                               QSplitter, QVBoxLayout, QWidget)
 
 from engine.config import DataSpec
 from engine.jobs import data_job, open_model_job, reconstruct_job
 from gui.session import Session
+from gui.widgets.error_histogram import ErrorHistogram
 from gui.widgets.image_grid import ImageGrid
 from gui.worker import JobRunner
 
@@ -68,11 +69,17 @@ class ReconstructionTab(QWidget):
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         self.grid = ImageGrid()
+        self.histogram = ErrorHistogram()
+        plots = QSplitter(Qt.Vertical)
+        plots.addWidget(self.grid)
+        plots.addWidget(self.histogram)
+        plots.setStretchFactor(0, 3)
+        plots.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(nav)
         layout.addWidget(self.summary)
-        layout.addWidget(self.grid, 1)
+        layout.addWidget(plots, 1)
 
     @Slot()
     def _sync_enabled(self) -> None:
@@ -124,6 +131,7 @@ class ReconstructionTab(QWidget):
             self.session.set_dataset(result)  # triggers a refresh once this job has finished
         else:
             self.recon = result
+            self.histogram.set_errors(result.errors)
             self._reorder()
             e = result.errors
             self.summary.setText(f"{len(e)} validation samples of {self.session.dataset.summary()}.  "
@@ -181,6 +189,7 @@ class ReconstructionTab(QWidget):
         label = (lambda i: f"#{i} ({r.labels[i]})") if r.labels is not None else (lambda i: f"#{i}")
         self.grid.set_images(rows, titles, [f"{label(i)}\nerr {r.errors[i]:.4f}" for i in indices])
         self.shown_indices = np.asarray(indices)
+        self.histogram.mark(r.errors[indices])
 
     # ----- files --------------------------------------------------------------------
     @Slot()

@@ -1,0 +1,183 @@
+"""App overhead: the same training through the GUI's worker path vs a bare `model.fit` script.
+
+Both sides train the identical model (engine.models.build_autoencoder + engine.training.compile_model:
+same XLA and steps_per_execution choices) on the same MNIST subset for the same epochs and batch.
+App side: the real MainWindow (offscreen unless QT_QPA_PLATFORM is set, temp-file QSettings), its
+Training tab's widgets set and start() called; timed from start() to the JobRunner's finished signal
+(data loading, model building, events through the Qt signal path, live plots and previews included).
+Bare side: np.load + scale, build, compile, model.fit(verbose=0) on the same tf.data pipeline the
+engine feeds (or plain arrays with --bare arrays), same validation data. TensorFlow is imported before
+either side is timed; a tiny warm-up fit absorbs TF's one-time initialisation (--no-warmup to keep it).
+Runs alternate A B B A ...; prints each time, the medians and the ratio app/bare (target <= 1.05).
+
+Usage: python benchmarks/overhead.py [--mnist ../shared/data/mnist.npz] [--samples 20000]
+       [--val-samples 2000] [--epochs 5] [--kind dense] [--repeats 2] [--bare pipeline|arrays]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QT_API", "PySide6")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep the figures readable
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402,F401 - the one-time import neither side pays
+import keras  # noqa: E402
+
+from engine.config import MODEL_KINDS, TrainConfig  # noqa: E402
+from engine.data import EMBEDDED_MNIST  # noqa: E402
+from engine.models import build_autoencoder  # noqa: E402
+from engine.training import _train_pipeline, compile_model  # noqa: E402
+
+DEFAULT_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
+
+
+def write_subset(source: Path, n_train: int, n_val: int, folder: Path) -> tuple[Path, int, int]:
+    """A Keras-layout mnist.npz holding the first n_train / n_val digits (both sides read it)."""
+    with np.load(source, allow_pickle=False) as d:
+        arrays = {"x_train": d["x_train"][:n_train], "y_train": d["y_train"][:n_train],
+                  "x_test": d["x_test"][:n_val], "y_test": d["y_test"][:n_val]}
+    path = folder / "mnist_subset.npz"
+    np.savez(path, **arrays)
+    return path, len(arrays["x_train"]), len(arrays["x_test"])
+
+
+# ------------------------------------------------------------------------------ bare side
+def bare_fit(path: Path, config: TrainConfig, feed: str) -> float:
+    """What a plain script does: load, scale, build, compile, fit. Returns seconds."""
+    start = time.perf_counter()
+    with np.load(path, allow_pickle=False) as d:
+        x_train = (d["x_train"].astype(np.float32) / 255.0)[..., None]
+        x_val = (d["x_test"].astype(np.float32) / 255.0)[..., None]
+    keras.utils.set_random_seed(config.seed)
+    steps = -(-len(x_train) // config.batch_size)
+    model = build_autoencoder(config, x_train.shape[1:], "sigmoid")
+    compile_model(model, config, steps)
+    val_batch = max(config.batch_size, 256)
+    if feed == "arrays":
+        model.fit(x_train, x_train, batch_size=config.batch_size, epochs=config.epochs, shuffle=True,
+                  validation_data=(x_val, x_val), validation_batch_size=val_batch, verbose=0)
+    else:
+        model.fit(_train_pipeline(x_train, config.batch_size, 0.0, config.seed),
+                  validation_data=tf.data.Dataset.from_tensor_slices((x_val, x_val)).batch(val_batch),
+                  epochs=config.epochs, verbose=0, shuffle=False)
+    return time.perf_counter() - start
+
+
+def warm_up(config: TrainConfig) -> None:
+    """One tiny fit so TF/XLA's process-wide initialisation is paid before any timing."""
+    x = np.random.default_rng(0).random((512, 28, 28, 1), dtype=np.float32)
+    model = build_autoencoder(config.replace(epochs=1), x.shape[1:])
+    compile_model(model, config.replace(epochs=1), 8)
+    model.fit(x, x, batch_size=64, epochs=1, verbose=0)
+
+
+# ------------------------------------------------------------------------------ app side
+class AppSide:
+    """The real main window, shown; each run sets the Training tab's widgets and calls start()."""
+
+    def __init__(self, path: Path, config: TrainConfig, settings_file: Path):
+        from PySide6.QtCore import QEventLoop, QObject, QSettings, Slot
+        from PySide6.QtWidgets import QApplication, QMessageBox
+
+        from gui.main_window import MainWindow
+        from gui.widgets.forms import set_choice
+
+        self.app = QApplication.instance() or QApplication([sys.argv[0]])
+        for name in ("warning", "information", "critical"):  # never block on a dialog
+            setattr(QMessageBox, name, staticmethod(lambda _p, title, text, *a, **k: self.errors.append(f"{title}: {text}")))
+        self.errors: list[str] = []
+        self.window = MainWindow(QSettings(str(settings_file), QSettings.IniFormat))
+        self.window.show()
+        self.app.processEvents()
+        tab = self.tab = self.window.training_tab
+        set_choice(tab.data_kind, "mnist_file")
+        tab.data_path.setText(str(path))
+        tab.apply_config(config)
+        assert tab.train_config() == config, (tab.train_config(), config)
+
+        class Receiver(QObject):
+            def __init__(self):
+                super().__init__()
+                self.loop = QEventLoop()
+                self.finished_at = 0.0
+
+            @Slot()
+            def on_finished(self):
+                self.finished_at = time.perf_counter()
+                self.loop.quit()
+
+        self.receiver = Receiver()
+        tab.runner.finished.connect(self.receiver.on_finished)
+
+    def run(self) -> float:
+        recon = self.window.reconstruction_tab.runner
+        while recon.is_running():  # the previous run's follow-up reconstruction, not timed
+            self.app.processEvents()
+            time.sleep(0.01)
+        start = time.perf_counter()
+        self.tab.start()
+        self.receiver.loop.exec()
+        if self.errors:
+            raise RuntimeError("; ".join(self.errors))
+        return self.receiver.finished_at - start
+
+    def close(self) -> None:
+        self.window.close()
+        self.app.processEvents()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mnist", default=str(DEFAULT_MNIST))
+    parser.add_argument("--samples", type=int, default=20000, help="training digits (first n of x_train)")
+    parser.add_argument("--val-samples", type=int, default=2000, help="validation digits (first n of x_test)")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig().batch_size)
+    parser.add_argument("--kind", choices=MODEL_KINDS, default="dense")
+    parser.add_argument("--repeats", type=int, default=2, help="runs per side, interleaved A B B A ...")
+    parser.add_argument("--bare", choices=("pipeline", "arrays"), default="pipeline",
+                        help="bare side feeds the engine's tf.data pipeline (default) or plain arrays")
+    parser.add_argument("--no-warmup", action="store_true")
+    args = parser.parse_args()
+
+    source = Path(args.mnist)
+    if not source.exists():
+        print(f"{source} missing: using the embedded subset {EMBEDDED_MNIST}")
+        source = EMBEDDED_MNIST
+    config = TrainConfig(model_kind=args.kind, epochs=args.epochs, batch_size=args.batch_size)
+    with tempfile.TemporaryDirectory() as tmp:
+        path, n_train, n_val = write_subset(source, args.samples, args.val_samples, Path(tmp))
+        print(f"{args.kind} autoencoder, {n_train} training + {n_val} validation MNIST digits, "
+              f"{args.epochs} epochs, batch {args.batch_size}; bare side feeds {args.bare}; "
+              f"{os.cpu_count()} CPUs, TF {tf.__version__}, Keras {keras.__version__}, "
+              f"QT_QPA_PLATFORM={os.environ['QT_QPA_PLATFORM']}")
+        if not args.no_warmup:
+            warm_up(config)
+        app = AppSide(path, config, Path(tmp) / "settings.ini")
+        times: dict[str, list[float]] = {"app": [], "bare": []}
+        order = []
+        for i in range(args.repeats):
+            order += ["app", "bare"] if i % 2 == 0 else ["bare", "app"]
+        for side in order:
+            seconds = app.run() if side == "app" else bare_fit(path, config, args.bare)
+            times[side].append(seconds)
+            print(f"  {side:4s}: {seconds:7.2f} s", flush=True)
+        app.close()
+
+    app_s, bare_s = statistics.median(times["app"]), statistics.median(times["bare"])
+    print(f"median app  (start() -> finished signal): {app_s:7.2f} s   runs {', '.join(f'{t:.2f}' for t in times['app'])}")
+    print(f"median bare (load + build + model.fit)  : {bare_s:7.2f} s   runs {', '.join(f'{t:.2f}' for t in times['bare'])}")
+    print(f"overhead ratio app/bare = {app_s / bare_s:.3f} (target <= 1.05)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Click through the Training tab as a user would, on tiny data."""
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from engine.events import EpochEnded
+from gui.widgets.forms import set_choice
+
+
+def use_array(tab, path, epochs=3, kind="dense"):
+    set_choice(tab.data_kind, "array")
+    tab.data_path.setText(str(path))
+    set_choice(tab.model_kind, kind)
+    tab.epochs.setValue(epochs)
+    tab.batch_size.setValue(8)
+    tab.code_size.setValue(8)
+    tab.filters.setValue(4)
+
+
+def click(qtbot, button):
+    assert button.isEnabled(), f"{button.text()} is disabled"
+    qtbot.mouseClick(button, Qt.LeftButton)
+
+
+def test_start_streams_loss_curve_and_previews(qtbot, window, tiny_npz):
+    tab = window.training_tab
+    use_array(tab, tiny_npz, epochs=3)
+    with qtbot.waitSignal(tab.runner.finished, timeout=120_000):
+        click(qtbot, tab.start_button)
+        assert not tab.start_button.isEnabled() and tab.stop_button.isEnabled()
+    xs, ys = tab.loss_plot.line_data("loss")
+    assert list(xs) == [1, 2, 3] and np.all(np.isfinite(ys))
+    assert len(tab.loss_plot.line_data("val_loss")[1]) == 3
+    assert len(tab.loss_plot.line_data("batch")[1]) >= 1
+    shown = tab.preview.shown_image(0, 0)
+    assert shown.shape == (12, 12) and shown.std() > 0  # an original digit-like image, not blank
+    assert window.session.model is not None
+    assert "Finished 3 epoch(s)" in window.status_label.text()
+    assert tab.progress.value() == tab.progress.maximum()
+    assert tab.start_button.isEnabled() and not tab.stop_button.isEnabled() and tab.save_button.isEnabled()
+
+
+def test_stop_keeps_best_model_and_app_stays_usable(qtbot, window, tiny_npz):
+    tab = window.training_tab
+    use_array(tab, tiny_npz, epochs=2000, kind="conv")
+    epochs = []
+    tab.runner.event_emitted.connect(lambda e: epochs.append(e) if isinstance(e, EpochEnded) else None)
+    click(qtbot, tab.start_button)
+    qtbot.waitUntil(lambda: len(epochs) >= 2, timeout=120_000)
+    with qtbot.waitSignal(tab.runner.finished, timeout=20_000):
+        click(qtbot, tab.stop_button)
+    assert "Stopped by you" in window.status_label.text()
+    assert window.session.model is not None
+    assert tab.start_button.isEnabled()
+
+
+def test_start_twice_runs_one_job(qtbot, window, tiny_npz):
+    tab = window.training_tab
+    use_array(tab, tiny_npz, epochs=2)
+    with qtbot.waitSignal(tab.runner.finished, timeout=120_000):
+        click(qtbot, tab.start_button)
+        tab.start()  # e.g. the menu shortcut while the button is disabled
+        assert "already running" in window.status_label.text()
+
+
+def test_close_mid_training_stops_cleanly(qtbot, settings, messages, tiny_npz):
+    from gui.main_window import MainWindow
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.show()
+    tab = win.training_tab
+    use_array(tab, tiny_npz, epochs=5000)
+    got_epoch = []
+    tab.runner.event_emitted.connect(lambda e: got_epoch.append(1) if isinstance(e, EpochEnded) else None)
+    click(qtbot, tab.start_button)
+    qtbot.waitUntil(lambda: bool(got_epoch), timeout=120_000)
+    win.close()
+    assert not tab.runner.is_running()  # the dangling-thread fixture checks the thread too
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    ("missing.npz", None, "missing.npz"),
+    ("text.npz", b"hello", "not a NumPy"),
+    ("pickled.npy", "pickle", "pickle"),
+    ("", None, "Choose a file"),
+])
+def test_bad_data_gets_a_message_and_app_stays_usable(qtbot, window, messages, tmp_path, tiny_npz, name, content,
+                                                      expected):
+    tab = window.training_tab
+    use_array(tab, tiny_npz, epochs=1)
+    if content == "pickle":
+        np.save(tmp_path / name, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    elif content is not None:
+        (tmp_path / name).write_bytes(content)
+    tab.data_path.setText(str(tmp_path / name) if name else "")
+    click(qtbot, tab.start_button)
+    qtbot.waitUntil(lambda: bool(messages), timeout=60_000)
+    assert expected in messages[-1][1]
+    qtbot.waitUntil(lambda: tab.start_button.isEnabled(), timeout=10_000)
+    use_array(tab, tiny_npz, epochs=1)  # fix the input and train: the app still works
+    with qtbot.waitSignal(tab.runner.finished, timeout=120_000):
+        click(qtbot, tab.start_button)
+    assert window.session.model is not None
+
+
+def test_diverging_loss_reports_nan(qtbot, window, messages, tmp_path, monkeypatch):
+    from engine import data
+    x = np.random.default_rng(0).random((40, 6)).astype(np.float32) * 1e20  # unscaled data overflows the loss
+    monkeypatch.setattr(data, "load_array_file", lambda *a, **k: data.Dataset(x[:30], x[30:], source="huge"))
+    np.save(tmp_path / "huge.npy", x)
+    tab = window.training_tab
+    use_array(tab, tmp_path / "huge.npy", epochs=2)
+    set_choice(tab.loss, "mse")
+    tab.learning_rate.setValue(10.0)
+    with qtbot.waitSignal(tab.runner.finished, timeout=120_000):
+        click(qtbot, tab.start_button)
+    assert any("Lower the learning rate" in text for _title, text in messages)
+    assert tab.start_button.isEnabled()
+
+
+def test_settings_persist_between_sessions(qtbot, settings, messages):
+    from gui.main_window import MainWindow
+    first = MainWindow(settings)
+    qtbot.addWidget(first)
+    first.show()
+    set_choice(first.training_tab.model_kind, "sparse")
+    first.training_tab.epochs.setValue(17)
+    first.training_tab.learning_rate.setValue(0.0005)
+    first.resize(720, 520)  # inside the offscreen screen (800x600), which restoreGeometry clamps to
+    first.close()
+    second = MainWindow(settings)
+    qtbot.addWidget(second)
+    assert second.training_tab.model_kind.currentData() == "sparse"
+    assert second.training_tab.epochs.value() == 17
+    assert second.training_tab.learning_rate.value() == pytest.approx(0.0005)
+    assert (second.size().width(), second.size().height()) == (720, 520)

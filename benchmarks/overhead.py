@@ -10,8 +10,10 @@ engine feeds (or plain arrays with --bare arrays), same validation data. TensorF
 either side is timed; a tiny warm-up fit absorbs TF's one-time initialisation (--no-warmup to keep it).
 Runs alternate A B B A ...; prints each time, the medians and the ratio app/bare (target <= 1.05).
 
-Usage: python benchmarks/overhead.py [--mnist ../shared/data/mnist.npz] [--samples 20000]
-       [--val-samples 2000] [--epochs 5] [--kind dense] [--repeats 2] [--bare pipeline|arrays]
+Defaults (full MNIST, 10 epochs, dense) take ~15-25 s per run on 2 CPU cores; the conv model is
+~35 s per epoch on full MNIST there, so give it fewer samples or epochs.
+Usage: python benchmarks/overhead.py [--mnist ../shared/data/mnist.npz] [--samples 60000]
+       [--val-samples 10000] [--epochs 10] [--kind dense] [--repeats 3] [--bare pipeline|arrays]
 """
 from __future__ import annotations
 
@@ -118,11 +120,15 @@ class AppSide:
         self.receiver = Receiver()
         tab.runner.finished.connect(self.receiver.on_finished)
 
-    def run(self) -> float:
+    def settle(self) -> None:
+        """Wait for the follow-up reconstruction the Reconstruction tab starts after training (not timed)."""
         recon = self.window.reconstruction_tab.runner
-        while recon.is_running():  # the previous run's follow-up reconstruction, not timed
+        while recon.is_running():
             self.app.processEvents()
             time.sleep(0.01)
+
+    def run(self) -> float:
+        self.settle()
         start = time.perf_counter()
         self.tab.start()
         self.receiver.loop.exec()
@@ -131,6 +137,7 @@ class AppSide:
         return self.receiver.finished_at - start
 
     def close(self) -> None:
+        self.settle()
         self.window.close()
         self.app.processEvents()
 
@@ -138,12 +145,12 @@ class AppSide:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mnist", default=str(DEFAULT_MNIST))
-    parser.add_argument("--samples", type=int, default=20000, help="training digits (first n of x_train)")
-    parser.add_argument("--val-samples", type=int, default=2000, help="validation digits (first n of x_test)")
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--samples", type=int, default=60000, help="training digits (first n of x_train)")
+    parser.add_argument("--val-samples", type=int, default=10000, help="validation digits (first n of x_test)")
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=TrainConfig().batch_size)
     parser.add_argument("--kind", choices=MODEL_KINDS, default="dense")
-    parser.add_argument("--repeats", type=int, default=2, help="runs per side, interleaved A B B A ...")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per side, interleaved A B B A ...")
     parser.add_argument("--bare", choices=("pipeline", "arrays"), default="pipeline",
                         help="bare side feeds the engine's tf.data pipeline (default) or plain arrays")
     parser.add_argument("--no-warmup", action="store_true")

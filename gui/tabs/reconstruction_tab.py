@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
-from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSpinBox,
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
 
 from engine.config import DataSpec
@@ -32,7 +32,7 @@ class ReconstructionTab(QWidget):
         self._rng = np.random.default_rng()
         self._build()
         session.model_changed.connect(self._on_model_changed)
-        session.dataset_changed.connect(self._on_model_changed)
+        session.dataset_changed.connect(self._on_data_changed)
         self._sync_enabled()
 
     def _build(self) -> None:
@@ -42,10 +42,21 @@ class ReconstructionTab(QWidget):
         self.open_button.clicked.connect(self._open_model)
         self.save_button = QPushButton("Save model…")
         self.save_button.clicked.connect(self._save_model)
+        self.data_button = QPushButton("Use Training tab's data")
+        self.data_button.setToolTip("Load the data chosen in the Training tab (source, path, size, colour) and "
+                                    "reconstruct its validation samples.")
+        self.data_button.clicked.connect(self._load_training_data)
+        self.noise = QDoubleSpinBox()
+        self.noise.setRange(0.0, 5.0)
+        self.noise.setSingleStep(0.05)
+        self.noise.setPrefix("input noise ")
+        self.noise.setToolTip("Gaussian noise (std) added to the inputs before reconstructing, as when a "
+                              "denoising model was trained; 0 shows plain reconstructions.")
+        self.noise.valueChanged.connect(self._on_noise_changed)
         top = QHBoxLayout()
         top.addWidget(self.model_label, 1)
-        top.addWidget(self.open_button)
-        top.addWidget(self.save_button)
+        for w in (self.data_button, self.open_button, self.save_button):
+            top.addWidget(w)
 
         self.prev_button = QPushButton("◀ Previous")
         self.next_button = QPushButton("Next ▶")
@@ -63,7 +74,7 @@ class ReconstructionTab(QWidget):
         self.worst_first.toggled.connect(self._reorder)
         self.per_page.valueChanged.connect(self._show_page)
         nav = QHBoxLayout()
-        for w in (self.prev_button, self.next_button, self.random_button, self.worst_first, self.per_page):
+        for w in (self.prev_button, self.next_button, self.random_button, self.worst_first, self.per_page, self.noise):
             nav.addWidget(w)
         nav.addStretch(1)
         self.summary = QLabel("")
@@ -88,6 +99,7 @@ class ReconstructionTab(QWidget):
         for b in (self.prev_button, self.next_button, self.random_button, self.worst_first, self.per_page):
             b.setEnabled(have and not busy)
         self.open_button.setEnabled(not busy)
+        self.data_button.setEnabled(not busy)
         self.save_button.setEnabled(self.session.model is not None and not busy)
 
     # ----- computing ----------------------------------------------------------------
@@ -97,8 +109,41 @@ class ReconstructionTab(QWidget):
         if self.session.model is None:
             return
         self.model_label.setText(f"Model: {self.session.model.name} — {self.session.model_origin}")
+        if self.session.train_config is not None:  # trained here: show what it was trained for
+            self.noise.blockSignals(True)
+            self.noise.setValue(self.session.noise_factor)
+            self.noise.blockSignals(False)
         self._stale = True
         self.refresh()
+
+    @Slot()
+    def _on_data_changed(self) -> None:
+        self.recon = None
+        self._stale = True
+        if self.session.model is None:
+            self.summary.setText(f"Data: {self.session.dataset.summary()}. Train or open a model to reconstruct it.")
+        self.refresh()
+
+    @Slot()
+    def _on_noise_changed(self) -> None:
+        self._stale = True
+        self.refresh()
+
+    @Slot()
+    def _load_training_data(self) -> None:
+        from engine.config import ConfigError
+
+        if self.runner.is_running():
+            return
+        try:
+            spec = self.window().training_tab.data_spec()
+        except ConfigError as exc:
+            QMessageBox.warning(self, "Check the data settings", str(exc))
+            return
+        self._pending, self._stale = "data", True
+        self.summary.setText("Loading data…")
+        self.runner.start(data_job(spec), "load data")
+        self._sync_enabled()
 
     @Slot()
     def _on_job_finished(self) -> None:
@@ -116,7 +161,7 @@ class ReconstructionTab(QWidget):
         else:
             self._pending, self._stale = "reconstruct", False
             self.summary.setText("Reconstructing…")
-            self.runner.start(reconstruct_job(self.session.model, self.session.dataset, self.session.noise_factor),
+            self.runner.start(reconstruct_job(self.session.model, self.session.dataset, self.noise.value()),
                               "reconstruct")
         self._sync_enabled()
 

@@ -135,7 +135,12 @@ class TrainingTab(QWidget):
         right = QWidget()
         right_column = QVBoxLayout(right)
         right_column.addWidget(self.progress)
-        right_column.addWidget(self.progress_label)
+        self.log_scale = QCheckBox("Log-scale loss axis")
+        self.log_scale.toggled.connect(self.loss_plot.set_log_scale)
+        label_row = QHBoxLayout()
+        label_row.addWidget(self.progress_label, 1)
+        label_row.addWidget(self.log_scale)
+        right_column.addLayout(label_row)
         right_column.addWidget(plots, 1)
 
         splitter = QSplitter(Qt.Horizontal)

@@ -75,3 +75,37 @@ def test_model_that_does_not_fit_the_data_is_explained(qtbot, window, messages, 
     window.reconstruction_tab.open_model(str(tmp_path / "mnist.keras"))
     qtbot.waitUntil(lambda: bool(messages), timeout=60_000)
     assert "takes samples of 28x28x1, but the data has 12x12x1" in messages[-1][1]
+
+
+def test_opened_model_on_the_users_image_folder_with_noise(qtbot, window, messages, tmp_path):
+    """Open a model, point the app at a folder (one file corrupt), add noise: three rows appear."""
+    from PIL import Image
+
+    from engine.config import TrainConfig
+    from engine.modelio import save_model
+    from engine.models import build_autoencoder
+    from gui.widgets.forms import set_choice
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        Image.fromarray((rng.random((20, 30, 3)) * 255).astype(np.uint8)).save(folder / f"img{i}.png")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    save_model(build_autoencoder(TrainConfig(model_kind="conv", filters=4, code_size=4), (16, 16, 3)),
+               tmp_path / "rgb.keras")
+    rec = window.reconstruction_tab
+    rec.open_model(str(tmp_path / "rgb.keras"))
+    tab = window.training_tab
+    set_choice(tab.data_kind, "folder")
+    tab.data_path.setText(str(folder))
+    tab.image_size.setValue(16)
+    set_choice(tab.color, "rgb")
+    qtbot.waitUntil(lambda: rec.data_button.isEnabled(), timeout=60_000)
+    click(qtbot, rec.data_button)
+    qtbot.waitUntil(lambda: rec.recon is not None, timeout=60_000)
+    assert rec.grid.shown_image(0, 0).shape == (16, 16, 3)
+    rec.noise.setValue(0.3)
+    qtbot.waitUntil(lambda: rec.recon is not None and rec.recon.inputs is not rec.recon.targets, timeout=60_000)
+    assert rec.grid.grid_shape()[0] == 3  # original, noisy input, reconstructed
+    assert "1 file(s) skipped" in window.session.dataset.summary()

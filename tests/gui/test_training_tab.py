@@ -134,3 +134,25 @@ def test_settings_persist_between_sessions(qtbot, settings, messages):
     assert second.training_tab.epochs.value() == 17
     assert second.training_tab.learning_rate.value() == pytest.approx(0.0005)
     assert (second.size().width(), second.size().height()) == (720, 520)
+
+
+def test_training_on_an_image_folder_lists_skipped_files(qtbot, window, messages, tmp_path):
+    from PIL import Image
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(8):
+        Image.fromarray((rng.random((40, 25)) * 255).astype(np.uint8)).save(folder / f"p{i}.png")
+    (folder / "empty.png").write_bytes(b"")
+    tab = window.training_tab
+    set_choice(tab.data_kind, "folder")
+    tab.data_path.setText(str(folder))
+    tab.image_size.setValue(16)
+    tab.epochs.setValue(1)
+    tab.batch_size.setValue(4)
+    with qtbot.waitSignal(tab.runner.finished, timeout=120_000):
+        click(qtbot, tab.start_button)
+    assert window.session.model is not None
+    assert window.session.model.input_shape == (None, 16, 16, 1)
+    assert any("empty.png" in text for _title, text in messages)
+    assert "16x16x1" in tab.data_info.text()

@@ -1,0 +1,63 @@
+"""Startup: process start to main window shown, against `python -c "import tensorflow"`.
+
+App: `python main.py` with AES_STARTUP_PROBE=1 (main.py prints "window-shown <unix time>" from the
+first event-loop turn after show(), then quits) and QT_QPA_PLATFORM=offscreen unless set.
+Reference: `python -c "import tensorflow; print(time.time())"`, i.e. until the import is done.
+Both are timed from just before Popen to the printed timestamp, interleaved, --repeats times each
+(plus one untimed warm-up of each to fill the OS file cache). Prints medians and the ratio
+app/TF-import (target <= 0.25).
+
+Usage: python benchmarks/startup.py [--repeats 5] [--python .venv/bin/python]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TF_SNIPPET = "import time, tensorflow; print(f'imported {time.time():.6f}', flush=True)"
+
+
+def timed(cmd: list[str], env: dict[str, str], marker: str) -> float:
+    """Seconds from just before Popen to the unix time the child prints after `marker`."""
+    start = time.time()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out, _ = proc.communicate(timeout=300)
+    for line in out.splitlines():
+        if line.startswith(marker + " "):
+            return float(line.split()[1]) - start
+    raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode} without printing {marker!r}:\n{out[-2000:]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--python", default=sys.executable, help="interpreter to start (the app's venv)")
+    args = parser.parse_args()
+
+    env = dict(os.environ, AES_STARTUP_PROBE="1", TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app = ([args.python, "main.py"], "window-shown")
+    tf = ([args.python, "-c", TF_SNIPPET], "imported")
+    timed(*app[:1], env, app[1])  # warm the file cache; not counted
+    timed(*tf[:1], env, tf[1])
+    times: dict[str, list[float]] = {"app": [], "tf": []}
+    for i in range(args.repeats):
+        for name, (cmd, marker) in ((("app", app), ("tf", tf)) if i % 2 == 0 else (("tf", tf), ("app", app))):
+            times[name].append(timed(cmd, env, marker))
+    app_s, tf_s = statistics.median(times["app"]), statistics.median(times["tf"])
+    print(f"platform {env['QT_QPA_PLATFORM']}, {os.cpu_count()} CPUs, {args.repeats} runs each, interleaved")
+    print(f"python main.py -> window shown : median {app_s:6.3f} s   runs {', '.join(f'{t:.3f}' for t in times['app'])}")
+    print(f"python -c 'import tensorflow'  : median {tf_s:6.3f} s   runs {', '.join(f'{t:.3f}' for t in times['tf'])}")
+    print(f"startup ratio app/TF-import = {app_s / tf_s:.3f} (target <= 0.25)")
+
+
+if __name__ == "__main__":
+    main()

@@ -126,14 +126,16 @@ def test_settings_persist_between_sessions(qtbot, settings, messages):
     set_choice(first.training_tab.model_kind, "sparse")
     first.training_tab.epochs.setValue(17)
     first.training_tab.learning_rate.setValue(0.0005)
-    first.resize(720, 520)  # inside the offscreen screen (800x600), which restoreGeometry clamps to
+    first.resize(760, 590)  # inside the offscreen screen (800x600), which restoreGeometry clamps to
+    saved = first.size()
+    assert saved.width() != 1280  # not the default size
     first.close()
     second = MainWindow(settings)
     qtbot.addWidget(second)
     assert second.training_tab.model_kind.currentData() == "sparse"
     assert second.training_tab.epochs.value() == 17
     assert second.training_tab.learning_rate.value() == pytest.approx(0.0005)
-    assert (second.size().width(), second.size().height()) == (720, 520)
+    assert second.size() == saved
 
 
 def test_training_on_an_image_folder_lists_skipped_files(qtbot, window, messages, tmp_path):

@@ -8,7 +8,9 @@ Training tab's widgets set and start() called; timed from start() to the JobRunn
 Bare side: np.load + scale, build, compile, model.fit(verbose=0) on the same tf.data pipeline the
 engine feeds (or plain arrays with --bare arrays), same validation data. TensorFlow is imported before
 either side is timed; a tiny warm-up fit absorbs TF's one-time initialisation (--no-warmup to keep it).
-Runs alternate A B B A ...; prints each time, the medians and the ratio app/bare (target <= 1.05).
+Runs alternate A B B A ...; prints each time (setup = until the model is compiled / the engine's
+Started event; fit = the rest), the process CPU seconds of each run (less sensitive than wall time
+to other load on the machine), the medians and the wall-time ratio app/bare (target <= 1.05).
 
 Defaults (full MNIST, 10 epochs, dense) take ~15-25 s per run on 2 CPU cores; the conv model is
 ~35 s per epoch on full MNIST there, so give it fewer samples or epochs.
@@ -35,7 +37,8 @@ import tensorflow as tf  # noqa: E402,F401 - the one-time import neither side pa
 import keras  # noqa: E402
 
 from engine.config import MODEL_KINDS, TrainConfig  # noqa: E402
-from engine.data import EMBEDDED_MNIST  # noqa: E402
+from engine.mnist import EMBEDDED_MNIST  # noqa: E402
+from engine.events import Started  # noqa: E402
 from engine.models import build_autoencoder  # noqa: E402
 from engine.training import _train_pipeline, compile_model  # noqa: E402
 
@@ -53,8 +56,8 @@ def write_subset(source: Path, n_train: int, n_val: int, folder: Path) -> tuple[
 
 
 # ------------------------------------------------------------------------------ bare side
-def bare_fit(path: Path, config: TrainConfig, feed: str) -> float:
-    """What a plain script does: load, scale, build, compile, fit. Returns seconds."""
+def bare_fit(path: Path, config: TrainConfig, feed: str) -> tuple[float, float]:
+    """What a plain script does: load, scale, build, compile, fit. Returns (seconds, setup seconds)."""
     start = time.perf_counter()
     with np.load(path, allow_pickle=False) as d:
         x_train = (d["x_train"].astype(np.float32) / 255.0)[..., None]
@@ -64,6 +67,7 @@ def bare_fit(path: Path, config: TrainConfig, feed: str) -> float:
     model = build_autoencoder(config, x_train.shape[1:], "sigmoid")
     compile_model(model, config, steps)
     val_batch = max(config.batch_size, 256)
+    setup = time.perf_counter() - start
     if feed == "arrays":
         model.fit(x_train, x_train, batch_size=config.batch_size, epochs=config.epochs, shuffle=True,
                   validation_data=(x_val, x_val), validation_batch_size=val_batch, verbose=0)
@@ -71,7 +75,7 @@ def bare_fit(path: Path, config: TrainConfig, feed: str) -> float:
         model.fit(_train_pipeline(x_train, config.batch_size, 0.0, config.seed),
                   validation_data=tf.data.Dataset.from_tensor_slices((x_val, x_val)).batch(val_batch),
                   epochs=config.epochs, verbose=0, shuffle=False)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, setup
 
 
 def warm_up(config: TrainConfig) -> None:
@@ -110,7 +114,12 @@ class AppSide:
             def __init__(self):
                 super().__init__()
                 self.loop = QEventLoop()
-                self.finished_at = 0.0
+                self.finished_at = self.started_at = 0.0
+
+            @Slot(object)
+            def on_event(self, event):
+                if isinstance(event, Started):
+                    self.started_at = time.perf_counter()
 
             @Slot()
             def on_finished(self):
@@ -118,6 +127,7 @@ class AppSide:
                 self.loop.quit()
 
         self.receiver = Receiver()
+        tab.runner.event_emitted.connect(self.receiver.on_event)
         tab.runner.finished.connect(self.receiver.on_finished)
 
     def settle(self) -> None:
@@ -127,14 +137,17 @@ class AppSide:
             self.app.processEvents()
             time.sleep(0.01)
 
-    def run(self) -> float:
+    def run(self) -> tuple[float, float]:
+        """(seconds from start() to finished, seconds from start() to the engine's Started event)."""
         self.settle()
+        gui_cpu = time.thread_time()
         start = time.perf_counter()
         self.tab.start()
         self.receiver.loop.exec()
+        self.gui_cpu = time.thread_time() - gui_cpu  # CPU seconds the GUI thread itself used
         if self.errors:
             raise RuntimeError("; ".join(self.errors))
-        return self.receiver.finished_at - start
+        return self.receiver.finished_at - start, self.receiver.started_at - start
 
     def close(self) -> None:
         self.settle()
@@ -171,18 +184,25 @@ def main() -> None:
             warm_up(config)
         app = AppSide(path, config, Path(tmp) / "settings.ini")
         times: dict[str, list[float]] = {"app": [], "bare": []}
+        cpu: dict[str, list[float]] = {"app": [], "bare": []}
         order = []
         for i in range(args.repeats):
             order += ["app", "bare"] if i % 2 == 0 else ["bare", "app"]
         for side in order:
-            seconds = app.run() if side == "app" else bare_fit(path, config, args.bare)
+            cpu_start = time.process_time()
+            seconds, setup = app.run() if side == "app" else bare_fit(path, config, args.bare)
+            cpu[side].append(time.process_time() - cpu_start)
             times[side].append(seconds)
-            print(f"  {side:4s}: {seconds:7.2f} s", flush=True)
+            gui = f", of which GUI thread {app.gui_cpu:4.1f}" if side == "app" else ""
+            print(f"  {side:4s}: {seconds:7.2f} s wall (setup {setup:5.2f} s, fit {seconds - setup:6.2f} s), "
+                  f"{cpu[side][-1]:6.1f} CPU s{gui}", flush=True)
         app.close()
 
     app_s, bare_s = statistics.median(times["app"]), statistics.median(times["bare"])
     print(f"median app  (start() -> finished signal): {app_s:7.2f} s   runs {', '.join(f'{t:.2f}' for t in times['app'])}")
     print(f"median bare (load + build + model.fit)  : {bare_s:7.2f} s   runs {', '.join(f'{t:.2f}' for t in times['bare'])}")
+    print(f"process CPU seconds (all threads), medians: app {statistics.median(cpu['app']):.1f}, "
+          f"bare {statistics.median(cpu['bare']):.1f}, ratio {statistics.median(cpu['app']) / statistics.median(cpu['bare']):.3f}")
     print(f"overhead ratio app/bare = {app_s / bare_s:.3f} (target <= 1.05)")
 
 

@@ -18,7 +18,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from engine.config import TrainConfig  # noqa: E402
-from engine.data import load_mnist  # noqa: E402
+from engine.mnist import load_mnist  # noqa: E402
 from engine.events import EpochEnded  # noqa: E402
 from engine.training import train  # noqa: E402
 

@@ -1,7 +1,7 @@
 """Small immutable events the engine emits while it works; the GUI and CLI only read them."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np

@@ -17,13 +17,14 @@ Job = Callable[[EventCallback, threading.Event], Any]
 def load_data(spec: DataSpec):
     """The Dataset a DataSpec describes."""
     from engine import data
+    from engine.mnist import load_mnist
 
     if spec.kind == "mnist":
-        return data.load_mnist()
+        return load_mnist()
     if spec.kind == "mnist_download":
-        return data.load_mnist(allow_download=True)
+        return load_mnist(allow_download=True)
     if spec.kind == "mnist_file":
-        return data.load_mnist(spec.path)
+        return load_mnist(spec.path)
     if spec.kind == "folder":
         return data.load_image_folder(spec.path, size=(spec.image_size, spec.image_size), color=spec.color,
                                       validation_fraction=spec.validation_fraction, seed=spec.seed)

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import data
-from engine.data import DataError, Dataset, load_array_file, load_image_folder, load_mnist, split, to_unit_float
+from engine import data, mnist
+from engine.data import DataError, Dataset, load_array_file, load_image_folder, split, to_unit_float
+from engine.mnist import load_mnist
 from engine.events import Progress
 
 SHARED_MNIST = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist.npz"
@@ -117,15 +118,15 @@ def test_truncated_and_bad_idx(tmp_path: Path) -> None:
     path = write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((4, 28, 28)))
     path.write_bytes(path.read_bytes()[:-100])
     with pytest.raises(DataError, match="truncated.*Download it again"):
-        data.read_idx(path)
+        mnist.read_idx(path)
     path.write_bytes(b"\x50\x4b\x03\x04not idx at all")
     with pytest.raises(DataError, match="bad magic number"):
-        data.read_idx(path)
+        mnist.read_idx(path)
     gz = tmp_path / "x.gz"
     gz.write_bytes(gzip.compress(b"\0\0\x08\x01" + b"\0\0\0\x05" + b"abcde")[:-6])
     with pytest.raises(DataError, match="x.gz"):
-        data.read_idx(gz)
-    np.testing.assert_array_equal(data.read_idx(write_idx(tmp_path / "ok.gz", np.arange(5))), np.arange(5))
+        mnist.read_idx(gz)
+    np.testing.assert_array_equal(mnist.read_idx(write_idx(tmp_path / "ok.gz", np.arange(5))), np.arange(5))
 
 
 def test_truncated_idx_in_chosen_folder_raises(tmp_path: Path) -> None:
@@ -170,7 +171,7 @@ def test_mnist_fallback_order(tmp_path: Path) -> None:
     fallback = load_mnist(cache_path=tmp_path / "missing.npz", embedded_path=embedded)
     assert len(fallback.x_train) == 5
     assert "embedded subset" in fallback.source and "Keras cache not found" in fallback.source
-    assert "download is off" in fallback.source
+    assert "full download not requested" in fallback.source
     cache.write_bytes(b"garbage")
     broken_cache = load_mnist(cache_path=cache, embedded_path=embedded)
     assert len(broken_cache.x_train) == 5 and "Keras cache unusable" in broken_cache.source
@@ -184,7 +185,7 @@ def test_mnist_download_is_used_only_when_allowed(tmp_path: Path, monkeypatch: p
         calls.append(1)
         return mnist_arrays(6, 2, 40)
 
-    monkeypatch.setattr(data, "_download_mnist", fake_download)
+    monkeypatch.setattr(mnist, "_download_mnist", fake_download)
     missing = tmp_path / "missing.npz"
     assert len(load_mnist(cache_path=missing, embedded_path=embedded).x_train) == 5 and not calls
     ds = load_mnist(cache_path=missing, embedded_path=embedded, allow_download=True)
@@ -193,7 +194,7 @@ def test_mnist_download_is_used_only_when_allowed(tmp_path: Path, monkeypatch: p
     def offline() -> dict[str, np.ndarray]:
         raise OSError("network unreachable")
 
-    monkeypatch.setattr(data, "_download_mnist", offline)
+    monkeypatch.setattr(mnist, "_download_mnist", offline)
     ds = load_mnist(cache_path=missing, embedded_path=embedded, allow_download=True)
     assert len(ds.x_train) == 5 and "download failed: OSError: network unreachable" in ds.source
 

@@ -14,7 +14,7 @@ def _loaded_after(code: str) -> set[str]:
 
 
 def test_whole_engine_loads_no_qt():
-    modules = _loaded_after("import engine.config, engine.events, engine.data, engine.images, engine.jobs, "
+    modules = _loaded_after("import engine.config, engine.events, engine.data, engine.mnist, engine.images, engine.jobs, "
                             "engine.models, engine.training, engine.modelio, engine.fileio")
     assert "tensorflow" in modules or "keras" in modules  # the probe really imported the heavy modules
     assert "PySide6" not in modules

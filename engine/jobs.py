@@ -82,6 +82,19 @@ def data_job(spec: DataSpec) -> Job:
     return job
 
 
+def warm_up_job() -> Job:
+    """Import TensorFlow and create its runtime ahead of the first training."""
+
+    def job(on_event: EventCallback, stop: threading.Event) -> str:
+        import keras
+        import tensorflow as tf
+
+        tf.constant(0.0) + 1.0  # creates the eager context and its thread pools here
+        return f"TensorFlow {tf.__version__}, Keras {keras.__version__}"
+
+    return job
+
+
 def open_model_job(path: str) -> Job:
     def job(on_event: EventCallback, stop: threading.Event):
         from engine.modelio import load_model

@@ -1,14 +1,14 @@
 """The main window: one tab per capability, menus, settings, clean shutdown."""
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QSettings, Slot
+from PySide6.QtCore import QByteArray, QSettings, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 
 from gui.session import Session
 from gui.tabs.reconstruction_tab import ReconstructionTab
 from gui.tabs.training_tab import TrainingTab
-from gui.worker import stop_all
+from gui.worker import JobRunner, stop_all
 
 APP_NAME = "Autoencoder Studio"
 
@@ -32,6 +32,22 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.resize(1280, 820)
         self._restore_settings()
+        self.warm_up = JobRunner(self)
+        self.warm_up.succeeded.connect(self._on_warmed_up)
+        QTimer.singleShot(300, self._start_warm_up)  # after the window is on screen
+
+    @Slot()
+    def _start_warm_up(self) -> None:
+        """Load TensorFlow in the background while the user reads the window, not on first Start."""
+        from engine.jobs import warm_up_job
+
+        self.warm_up.start(warm_up_job(), "load TensorFlow")
+
+    @Slot(object)
+    def _on_warmed_up(self, versions: str) -> None:
+        if self.status_label.text().startswith("Ready"):
+            self.status_label.setText(f"Ready ({versions} loaded). Press Start training to train on the "
+                                      "built-in MNIST digits.")
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -84,7 +100,7 @@ class MainWindow(QMainWindow):
         if self.training_tab.runner.is_running():
             self.show_status("Stopping training before closing…")
         self.save_settings()
-        for tab in (self.training_tab, self.reconstruction_tab):
-            tab.runner.wait(15000)  # stops the job; the best model so far is still delivered
+        for runner in (self.training_tab.runner, self.reconstruction_tab.runner, self.warm_up):
+            runner.wait(15000)  # stops the job; the best model so far is still delivered
         stop_all(timeout_ms=5000)
         super().closeEvent(event)

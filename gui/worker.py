@@ -11,6 +11,7 @@ GUI falls more than ``max_backlog`` events behind, so memory stays bounded and n
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import traceback
@@ -85,6 +86,7 @@ class _Worker(QObject):
 
     @Slot()
     def run(self) -> None:
+        _lower_thread_priority()
         try:
             try:
                 result = self._fn(self._on_event, self._stop)
@@ -106,6 +108,19 @@ class _Worker(QObject):
             return
         if self._channel.put((_EVENT, event), self._stop):
             self.pending.emit()
+
+
+def _lower_thread_priority(niceness: int = 10) -> None:
+    """Let the GUI thread win the CPU over background work (Linux: per-thread nice value).
+
+    TensorFlow's thread pools are created by the first TF call, made in a worker thread,
+    so they inherit this priority too. QThread.setPriority has no effect for normal Linux
+    threads. Measured by benchmarks/ui_latency.py: dense fit-phase p99 238 -> 89 ms.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
+        pass
 
 
 @dataclass(eq=False)

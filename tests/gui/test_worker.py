@@ -275,3 +275,16 @@ def test_interpreter_exits_cleanly_after_worker_thread_signals(quit_early):
         assert "running False" in proc.stdout, proc.stdout
         if not quit_early:
             assert "events 63" in proc.stdout, proc.stdout
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are a Linux feature")
+def test_job_thread_runs_at_lower_priority_than_the_gui(qtbot, runner):
+    import os
+
+    def job(on_event, stop):
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    gui_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    with qtbot.waitSignal(runner.succeeded, timeout=10_000) as got:
+        runner.start(job, "priority")
+    assert got.args[0] > gui_priority

@@ -286,7 +286,9 @@ class TrainingTab(QWidget):
     @Slot(object)
     def _on_succeeded(self, outcome) -> None:
         result = outcome.result
-        origin = f"trained here: {MODEL_LABELS[result.config.model_kind]} on {outcome.dataset.summary()}"
+        epochs = len(result.history.get("loss", []))
+        origin = (f"trained here: {MODEL_LABELS[result.config.model_kind]}, {epochs} epoch(s), "
+                  f"on {outcome.dataset.source.split(' — ')[0]}")
         self.session.set_dataset(outcome.dataset)
         self.session.set_model(result.model, origin, result.config)
         self.loss_plot.mark_best(result.best_epoch)

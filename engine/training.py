@@ -141,9 +141,9 @@ class _Streamer(keras.callbacks.Callback):
             self.stopped_by_user = True
             self.model.stop_training = True
         now = time.perf_counter()
-        if now - self._last_batch_event >= BATCH_EVENT_INTERVAL_S and batch + 1 > self._last_step:
+        if now - self._last_batch_event >= BATCH_EVENT_INTERVAL_S and min(batch + 1, self.steps) > self._last_step:
             # Keras reports the running mean over the epoch; recover the mean since the last event.
-            step = batch + 1
+            step = min(batch + 1, self.steps)  # steps_per_execution can overshoot the epoch's end
             recent = (loss * step - self._last_mean * self._last_step) / (step - self._last_step)
             self._last_batch_event, self._last_step, self._last_mean = now, step, loss
             self.on_event(BatchEnded(self._epoch, step, self.steps, recent))

@@ -127,7 +127,9 @@ class TrainingTab(QWidget):
         self.progress.setValue(0)
         self.progress_label = QLabel("Press Start training to train on the built-in MNIST digits.")
         self.progress_label.setWordWrap(True)
-        self.loss_plot = LossPlot()
+        # Two lines always: a label that changes height would resize (and fully redraw) both plots.
+        self.progress_label.setMinimumHeight(2 * self.progress_label.fontMetrics().lineSpacing() + 4)
+        self.loss_plot = LossPlot(smoothing=0.6)  # batch points are already means over >= 0.1 s
         self.preview = ImageGrid()
         plots = QSplitter(Qt.Vertical)
         plots.addWidget(self.loss_plot)
@@ -246,6 +248,7 @@ class TrainingTab(QWidget):
             self._steps = max(1, event.steps_per_epoch)
             self.progress.setRange(0, event.total_epochs * self._steps)
             self.progress.setValue(0)
+            self.loss_plot.set_total_epochs(event.total_epochs)
             self.progress_label.setText(event.description)
             self.data_info.setText(event.description.split(" on ", 1)[-1])
             self._epoch_started = time.monotonic()

@@ -114,25 +114,30 @@ class MplCanvas(FigureCanvasQTAgg):
     # -- internals ------------------------------------------------------------------------
     def _prepare_full_draw(self) -> None:
         self._before_draw()
-        signature = self._layout_signature()
-        if signature != self._layout_signature_seen:
-            self._layout_signature_seen = signature
+        exact, lengths = self._layout_signature()
+        engine = self.figure.get_layout_engine()
+        seen = self._layout_signature_seen
+        # Longer tick labels need room; shorter ones only leave a little space until the next layout.
+        if (seen is None or exact != seen[0] or len(lengths) != len(seen[1])
+                or any(n > m for n, m in zip(lengths, seen[1]))
+                or (isinstance(engine, OnDemandConstrainedLayout) and engine.stale)):
+            self._layout_signature_seen = (exact, lengths)
             self.invalidate_layout()
 
-    def _layout_signature(self) -> object:
-        """What the space around the axes depends on, cheaply: texts and tick-label lengths.
+    def _layout_signature(self) -> tuple[tuple, tuple[int, ...]]:
+        """What the space around the axes depends on, cheaply: (texts and scales, tick-label lengths).
 
         Tick labels are formatted for the view limits about to be drawn (a change from "0.1" to
         "0.125" widens the y tick labels, and the y label must move rather than be cut off).
         """
-        parts: list[object] = [self._extra_layout_signature()]
+        exact: list[object] = [self._extra_layout_signature()]
+        lengths: list[int] = []
         for ax in self.figure.axes:
-            parts.append((ax.get_title("left"), ax.get_title(), ax.get_title("right"), ax.axison))
+            exact.append((ax.get_title("left"), ax.get_title(), ax.get_title("right"), ax.axison))
             for axis in (ax.xaxis, ax.yaxis):
                 if not (ax.axison and axis.get_visible()):
                     continue
                 lo, hi = sorted(axis.get_view_interval())
-                lengths = []
                 for locator, formatter in ((axis.get_major_locator(), axis.get_major_formatter()),
                                            (axis.get_minor_locator(), axis.get_minor_formatter())):
                     try:
@@ -140,11 +145,13 @@ class MplCanvas(FigureCanvasQTAgg):
                         labels = formatter.format_ticks(locs) if locs else []
                         offset = formatter.get_offset() if hasattr(formatter, "get_offset") else ""
                     except Exception:  # a locator/formatter that cannot run yet: just relayout
-                        return object()
-                    lengths.append((max((len(s) for s in labels), default=0), offset))
-                parts.append((axis.get_scale(), axis.label.get_text(), tuple(lengths)))
-            parts.append(tuple((len(t.get_text()), t.get_text().count("\n")) for t in ax.texts))
-        return tuple(parts)
+                        return (object(),), ()
+                    lengths.append(max((len(s) for s in labels), default=0))
+                    exact.append(offset)
+                exact.append((axis.get_scale(), axis.label.get_text()))
+            exact.append(tuple(t.get_text().count("\n") for t in ax.texts))
+            lengths.extend(len(t.get_text()) for t in ax.texts)
+        return tuple(exact), tuple(lengths)
 
     @Slot()
     def _on_draw_timer_timeout(self) -> None:

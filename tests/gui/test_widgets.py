@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QTabWidget, QWidget
 
 from engine.events import BatchEnded, EpochEnded
 from gui.widgets.canvas import MplCanvas
+from gui.widgets.error_histogram import ErrorHistogram
 from gui.widgets.image_grid import ImageGrid
 from gui.widgets.loss_plot import LossPlot
 
@@ -86,9 +87,221 @@ def test_loss_plot_log_scale_and_autoscale(plot, tmp_path):
     path = plot.save_png(tmp_path / "loss.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     low, high = plot.ax.get_ylim()
-    assert low <= 0.01 and high >= 100.0
+    assert 0 < low <= 0.01 and high >= 100.0
     plot.set_log_scale(False)
     assert not plot.is_log_scale()
+    plot.save_png(tmp_path / "linear.png")
+    low, high = plot.ax.get_ylim()
+    assert low <= 0.01 and high >= 100.0
+
+
+def shown_plot(qtbot, plot, total=10):
+    """The plot on screen with two epochs drawn, everything settled; returns it."""
+    plot.resize(640, 400)
+    plot.set_total_epochs(total)
+    plot.add_epoch(epoch(0, 0.6, 0.65, improved=True))
+    plot.add_epoch(epoch(1, 0.3, 0.4))  # the best-epoch star stays on epoch 1 (x=1)
+    plot.show()
+    qtbot.waitExposed(plot)
+    settle(qtbot, plot)
+    return plot
+
+
+def settle(qtbot, canvas):
+    qtbot.waitUntil(lambda: not canvas.is_dirty() and canvas.full_draws > 0, timeout=3000)
+    qtbot.wait(3 * MplCanvas.DRAW_INTERVAL_MS)  # the timer, a pending draw_idle and its paint
+
+
+def screen_rgb(canvas, x, y, dy=0):
+    """RGB the widget shows at data point (x, y) of canvas.ax (+dy pixels down): a grab, real pixels."""
+    image = canvas.grab().toImage()
+    ratio = canvas.devicePixelRatioF()
+    px, py = canvas.ax.transData.transform((x, y))  # physical pixels, y up
+    color = image.pixelColor(int(px / ratio), int(canvas.height() - py / ratio) + dy)
+    return color.red(), color.green(), color.blue()
+
+
+def is_orange(rgb):
+    r, g, b = rgb
+    return r > 200 and 90 < g < 170 and b < 90
+
+
+def is_blue(rgb):
+    r, g, b = rgb
+    return r < 90 and 90 < g < 150 and b > 150
+
+
+def test_loss_plot_blits_updates_within_the_limits(qtbot, plot):
+    shown_plot(qtbot, plot)
+    limits = (plot.ax.get_xlim(), plot.ax.get_ylim())
+    full, blits = plot.full_draws, plot.blits
+    assert is_orange(screen_rgb(plot, 2, 0.4)) and is_blue(screen_rgb(plot, 2, 0.3))
+
+    plot.add_epoch(epoch(2, 0.35, 0.45))  # inside the limits
+    qtbot.waitUntil(lambda: plot.blits == blits + 1, timeout=2000)
+    qtbot.wait(3 * MplCanvas.DRAW_INTERVAL_MS)
+    assert plot.full_draws == full  # no full redraw
+    assert (plot.ax.get_xlim(), plot.ax.get_ylim()) == limits
+    # The blitted frame shows the new points and still every earlier one.
+    assert is_orange(screen_rgb(plot, 3, 0.45)) and is_blue(screen_rgb(plot, 3, 0.35))
+    assert is_blue(screen_rgb(plot, 1, 0.6)) and is_blue(screen_rgb(plot, 2, 0.3))
+    assert is_orange(screen_rgb(plot, 2, 0.4))
+    np.testing.assert_allclose(plot.line_data("val_loss")[1], [0.65, 0.4, 0.45])
+
+    for step in range(1, 30):  # a burst of batches: one blit per timer interval at most
+        plot.add_batch(BatchEnded(epoch=3, step=step, steps_per_epoch=30, loss=0.4))
+    qtbot.wait(int(2.5 * MplCanvas.DRAW_INTERVAL_MS))
+    assert plot.blits == blits + 2 and plot.full_draws == full
+    around = [screen_rgb(plot, 3.5, 0.4, dy) for dy in (-1, 0, 1)]  # the thin, pale batch curve
+    assert any(b - r > 40 for r, _, b in around), around
+
+
+def legend_colors(plot):
+    """Set of (r, g, b) the widget shows inside the legend's box."""
+    image = plot.grab().toImage()
+    ratio = plot.devicePixelRatioF()
+    box = plot.ax.get_legend().get_window_extent(plot.get_renderer())
+    seen = set()
+    for x in range(int(box.x0 / ratio) + 1, int(box.x1 / ratio) - 1):
+        for y in range(int(plot.height() - box.y1 / ratio) + 1, int(plot.height() - box.y0 / ratio) - 1):
+            c = image.pixelColor(x, y)
+            seen.add((c.red(), c.green(), c.blue()))
+    return seen
+
+
+def test_loss_plot_new_legend_entry_needs_no_full_draw(qtbot, plot):
+    shown_plot(qtbot, plot)
+    full, blits = plot.full_draws, plot.blits
+    green = (44, 160, 44)  # tab:green, the first extra key's colour
+    assert green not in legend_colors(plot)
+    plot.add_epoch(epoch(2, 0.35, 0.45, kl_loss=0.5))  # a new line and legend entry
+    qtbot.waitUntil(lambda: plot.blits == blits + 1, timeout=2000)
+    qtbot.wait(3 * MplCanvas.DRAW_INTERVAL_MS)
+    assert plot.full_draws == full
+    assert "kl_loss" in [t.get_text() for t in plot.ax.get_legend().get_texts()]
+    assert green in legend_colors(plot)  # the legend on screen has the new entry
+    assert is_orange(screen_rgb(plot, 3, 0.45))
+
+
+def test_loss_plot_redraws_fully_when_the_limits_change(qtbot, plot):
+    shown_plot(qtbot, plot)
+    full, blits = plot.full_draws, plot.blits
+    plot.add_epoch(epoch(2, 3.0, 0.4))  # far above the y range
+    qtbot.waitUntil(lambda: plot.full_draws == full + 1, timeout=2000)
+    qtbot.wait(3 * MplCanvas.DRAW_INTERVAL_MS)
+    assert plot.blits == blits and plot.full_draws == full + 1
+    assert plot.ax.get_ylim()[1] > 3.0
+    assert is_blue(screen_rgb(plot, 3, 3.0)) and is_orange(screen_rgb(plot, 2, 0.4))
+
+    plot.reset("a new run")  # a new title: full draw
+    qtbot.waitUntil(lambda: plot.full_draws == full + 2, timeout=2000)
+    assert plot.ax.get_title() == "a new run"
+
+
+def test_loss_plot_hidden_does_not_draw_or_blit(qtbot, plot):
+    shown_plot(qtbot, plot)
+    full, blits = plot.full_draws, plot.blits
+    plot.hide()
+    plot.add_epoch(epoch(2, 0.35, 0.45))
+    qtbot.wait(3 * MplCanvas.DRAW_INTERVAL_MS)
+    assert (plot.full_draws, plot.blits) == (full, blits) and plot.is_dirty()
+    plot.show()
+    qtbot.waitUntil(lambda: plot.blits + plot.full_draws > blits + full, timeout=2000)
+    qtbot.wait(3 * MplCanvas.DRAW_INTERVAL_MS)
+    assert is_orange(screen_rgb(plot, 3, 0.45))
+
+
+def test_loss_plot_saved_png_shows_every_line(qtbot, plot, tmp_path):
+    from PySide6.QtGui import QImage
+
+    shown_plot(qtbot, plot)
+    blits = plot.blits
+    plot.add_epoch(epoch(2, 0.35, 0.45))
+    qtbot.waitUntil(lambda: plot.blits == blits + 1, timeout=2000)
+    image = QImage(str(plot.save_png(tmp_path / "after_blit.png")))
+    assert (image.width(), image.height()) == plot.get_width_height(physical=True)
+    for x, y, check in ((3, 0.45, is_orange), (3, 0.35, is_blue), (2, 0.4, is_orange), (1, 0.6, is_blue)):
+        px, py = plot.ax.transData.transform((x, y))
+        color = image.pixelColor(int(px), int(image.height() - py))
+        assert check((color.red(), color.green(), color.blue())), (x, y)
+    assert {"train loss", "validation loss", "best epoch"} <= {t.get_text() for t in plot.ax.get_legend().get_texts()}
+    settle(qtbot, plot)  # the screen is redrawn after the save and still shows the lines
+    assert is_orange(screen_rgb(plot, 3, 0.45)) and is_blue(screen_rgb(plot, 1, 0.6))
+
+
+def test_loss_plot_x_spans_the_known_run_length(plot):
+    plot.set_total_epochs(20)
+    plot.add_batch(BatchEnded(epoch=0, step=1, steps_per_epoch=10, loss=0.7))
+    plot.draw()
+    low, high = plot.ax.get_xlim()
+    assert low <= 0 and 20 <= high < 21.5
+    plot.add_epoch(epoch(4, 0.5))
+    plot.draw()
+    assert plot.ax.get_xlim() == (low, high)
+    plot.reset()  # a new run: x grows in steps until its length is known
+    plot.add_batch(BatchEnded(epoch=0, step=3, steps_per_epoch=10, loss=0.7))
+    plot.draw()
+    assert plot.ax.get_xlim()[1] == pytest.approx(1.04)
+    plot.add_batch(BatchEnded(epoch=0, step=944, steps_per_epoch=938, loss=0.6))  # overshoots a bit
+    plot.draw()
+    assert plot.ax.get_xlim()[1] == pytest.approx(1.04)  # still the first epoch's range
+    assert plot.line_data("batch")[0][-1] == pytest.approx(1 + 6 / 938)  # the point as reported
+    plot.add_epoch(epoch(0, 0.5))  # EpochEnded carries total_epochs=10
+    plot.draw()
+    assert 10 <= plot.ax.get_xlim()[1] < 11
+
+
+def test_loss_plot_y_limits_change_rarely_for_a_falling_loss(plot):
+    """A typical curve (0.69 falling towards 0.09 over 300 updates) moves y a handful of times."""
+    plot.set_total_epochs(3)
+    changes, last = 0, None
+    for i in range(300):
+        x = i / 100
+        plot.add_batch(BatchEnded(epoch=i // 100, step=i % 100 + 1, steps_per_epoch=100,
+                                  loss=0.09 + 0.6 * np.exp(-6 * x)))
+        plot._apply_limits()  # what every timer refresh does
+        low, high = plot.ax.get_ylim()
+        xs, ys = plot.line_data("batch")
+        assert low <= ys.min() and ys.max() <= high  # every point always inside
+        if (low, high) != last:
+            changes, last = changes + 1, (low, high)
+    assert changes <= 5
+    assert low < 0.09 and high > 0.69 and high - low < 1.0
+    # Hysteresis: jitter inside the range does not move the limits.
+    for i in range(20):
+        plot.add_batch(BatchEnded(epoch=2, step=i + 1, steps_per_epoch=100, loss=0.1 + 0.01 * (i % 2)))
+        plot._apply_limits()
+        assert plot.ax.get_ylim() == last
+
+
+def test_loss_plot_y_shrinks_when_the_data_needs_far_less(plot):
+    plot.add_epoch(epoch(0, 1.0))
+    plot._apply_limits()
+    plot.add_epoch(epoch(1, 0.0))
+    plot._apply_limits()
+    assert plot.ax.get_ylim()[0] <= 0.0
+    plot.load_history({"loss": [0.093, 0.0925, 0.0921]})  # a finished run is fitted afresh
+    plot.draw()
+    low, high = plot.ax.get_ylim()
+    assert 0.08 < low < 0.0921 and 0.093 < high < 0.11
+
+
+def test_loss_plot_labels_are_never_cut_off(qtbot, plot):
+    plot.resize(500, 300)
+    plot.show()
+    qtbot.waitExposed(plot)
+    plot.add_epoch(epoch(0, 0.5))
+    plot.draw()
+    for value in (0.6, 12345.678, 1e-5, 0.25):  # tick labels grow and shrink
+        plot.add_epoch(epoch(1, value))
+        for log in (False, True):
+            plot.set_log_scale(log)
+            plot.draw()
+            renderer = plot.get_renderer()
+            box = plot.ax.get_tightbbox(renderer)
+            assert box.x0 >= 0 and box.y0 >= 0, (value, log)
+            assert box.x1 <= plot.figure.bbox.x1 and box.y1 <= plot.figure.bbox.y1, (value, log)
+        plot.reset("run")
 
 
 # -- ImageGrid -------------------------------------------------------------------------------
@@ -108,11 +321,13 @@ def test_image_grid_shows_grey_images(grid):
     assert grid.grid_shape() == (2, 4)
     np.testing.assert_allclose(grid.shown_image(0, 2), originals[2, ..., 0])
     np.testing.assert_allclose(grid.shown_image(1, 3), outputs[3, ..., 0])
+    assert grid.shown_image(1, 3).shape == (28, 28)
     image = grid.image_artist(0, 0)
+    assert image is grid.image_artist(1, 3)  # one mosaic holds every tile
     assert image.get_cmap().name == "gray"
     assert image.get_clim() == (0.0, 1.0)
     assert image.origin == "upper"
-    assert grid._axes[1][0].get_ylabel() == "reconstruction"
+    assert grid.shown_row_title(1) == "reconstruction"
     assert grid.shown_caption(3) == "err 0.0123"
 
 
@@ -121,22 +336,53 @@ def test_image_grid_shows_rgb_images(grid):
     grid.set_images([rgb], ["colour"])
     np.testing.assert_allclose(grid.shown_image(0, 1), rgb[1])
     assert grid.shown_image(0, 1).shape == (8, 10, 3)
+    assert grid.shown_caption(2) == ""
 
 
-def test_image_grid_shows_images_the_right_way_up(grid, tmp_path):
+def test_image_grid_accepts_uint8_and_clips(grid):
+    grid.set_images([np.full((2, 4, 4, 1), 255, np.uint8), np.full((2, 4, 4, 1), 2.0)], ["bytes", "too bright"])
+    np.testing.assert_allclose(grid.shown_image(0, 1), 1.0)
+    np.testing.assert_allclose(grid.shown_image(1, 0), 1.0)
+
+
+def tile_pixel(grid, buffer, row, col, fx, fy):
+    """RGBA of the rendered buffer at fraction (fx, fy) across / down tile (row, col)."""
+    left, right, top, bottom = grid.tile_extent(row, col)
+    x, y = grid.ax.transData.transform((left + fx * (right - left), top + fy * (bottom - top)))
+    return buffer[int(buffer.shape[0] - y), int(x)]
+
+
+def test_image_grid_shows_images_the_right_way_up(grid):
     image = np.zeros((1, 20, 20, 1))
     image[0, :5] = 1.0  # a white band at the top
     grid.set_images([image], ["top band"])
     grid.resize(300, 300)
     grid.draw()
     buffer = np.asarray(grid.buffer_rgba())
-    extent = grid.image_artist(0, 0).get_window_extent()
-    height = buffer.shape[0]
-    top_row = int(height - extent.y1) + 3  # renderer y runs bottom-up, the buffer top-down
-    bottom_row = int(height - extent.y0) - 3
-    column = int((extent.x0 + extent.x1) / 2)
-    assert buffer[top_row, column, 0] > 200
-    assert buffer[bottom_row, column, 0] < 50
+    assert tile_pixel(grid, buffer, 0, 0, 0.5, 0.1)[0] > 200
+    assert tile_pixel(grid, buffer, 0, 0, 0.5, 0.9)[0] < 50
+
+
+def test_image_grid_renders_each_tile_in_its_place(grid):
+    """Tile (r, c) holds the value (r * 4 + c) / 12 and a white top-left corner: every tile upright."""
+    rows = []
+    for r in range(3):
+        arr = np.zeros((4, 12, 12, 1))
+        for c in range(4):
+            arr[c] = (r * 4 + c) / 12
+            arr[c, :3, :3] = 1.0
+        rows.append(arr)
+    grid.set_images(rows, ["a", "b", "c"], captions=list("wxyz"))
+    grid.resize(600, 400)
+    grid.draw()
+    buffer = np.asarray(grid.buffer_rgba()).astype(int)
+    for r in range(3):
+        for c in range(4):
+            np.testing.assert_allclose(grid.shown_image(r, c)[6, 6], (r * 4 + c) / 12)
+            grey = tile_pixel(grid, buffer, r, c, 0.6, 0.6)[:3]
+            assert np.all(np.abs(grey - round(255 * (r * 4 + c) / 12)) <= 2), (r, c, grey)
+            assert tile_pixel(grid, buffer, r, c, 0.1, 0.1)[0] > 240  # the corner: top left
+            assert tile_pixel(grid, buffer, r, c, 0.9, 0.1)[0] == tile_pixel(grid, buffer, r, c, 0.6, 0.6)[0]
 
 
 def test_image_grid_reuses_artists_while_the_shape_holds(grid):
@@ -144,10 +390,12 @@ def test_image_grid_reuses_artists_while_the_shape_holds(grid):
     b = np.ones((3, 6, 6, 1))
     grid.set_images([a, a], ["in", "out"])
     first = grid.image_artist(1, 2)
-    grid.set_images([b, b * 0.5], ["in", "out"])
+    grid.set_images([b, b * 0.5], ["in", "out"], captions=["1", "2", "3"])
     assert grid.image_artist(1, 2) is first
     assert grid.rebuilds == 1
     np.testing.assert_allclose(grid.shown_image(1, 2), 0.5)
+    np.testing.assert_allclose(grid.shown_image(0, 2), 1.0)
+    assert grid.shown_caption(1) == "2"
 
 
 def test_image_grid_rebuilds_when_the_shape_changes(grid):
@@ -159,6 +407,17 @@ def test_image_grid_rebuilds_when_the_shape_changes(grid):
     grid.set_images([np.zeros((4, 6, 6, 3))] * 3, ["in", "noisy", "out"])  # grey -> colour
     assert grid.rebuilds == 3
     assert grid.shown_image(2, 3).shape == (6, 6, 3)
+    assert len(grid.ax.images) == 1  # the old mosaics are gone
+    grid.clear_images()
+    assert grid.grid_shape() == (0, 0) and len(grid.ax.images) == 0 and len(grid.ax.texts) == 0
+
+
+def test_image_grid_mixes_grey_and_colour_rows(grid):
+    grey, rgb = np.full((2, 5, 5, 1), 0.25), np.random.default_rng(2).random((2, 5, 5, 3))
+    grid.set_images([grey, rgb], ["grey", "colour"])
+    np.testing.assert_allclose(grid.shown_image(0, 1), 0.25)
+    assert grid.shown_image(0, 1).shape == (5, 5)
+    np.testing.assert_allclose(grid.shown_image(1, 1), rgb[1])
 
 
 def test_image_grid_rejects_bad_input(grid):
@@ -169,17 +428,40 @@ def test_image_grid_rejects_bad_input(grid):
 
 
 def test_image_grid_reports_the_clicked_column(qtbot, grid):
-    grid.set_images([np.zeros((3, 6, 6, 1))], ["in"])
-    grid.resize(400, 200)
+    grid.set_images([np.zeros((3, 28, 28, 1)), np.zeros((3, 28, 28, 1))], ["in", "out"],
+                    captions=["a", "b", "c"])
+    grid.resize(400, 300)
     grid.show()
     qtbot.waitExposed(grid)
     grid.draw()
-    x, y = grid._axes[0][2].transAxes.transform((0.5, 0.5))  # display pixels, y up
     ratio = grid.devicePixelRatioF()
-    pos = QPoint(int(x / ratio), int(grid.height() - y / ratio))
-    with qtbot.waitSignal(grid.clicked, timeout=1000) as blocker:
-        qtbot.mouseClick(grid, Qt.MouseButton.LeftButton, pos=pos)
-    assert blocker.args == [2]
+
+    def widget_pos(row, col, fx=0.5, fy=0.5):
+        left, right, top, bottom = grid.tile_extent(row, col)
+        x, y = grid.ax.transData.transform((left + fx * (right - left), top + fy * (bottom - top)))
+        return QPoint(int(x / ratio), int(grid.height() - y / ratio))  # display pixels are y up
+
+    for row, col in ((0, 2), (1, 0), (1, 1)):
+        with qtbot.waitSignal(grid.clicked, timeout=1000) as blocker:
+            qtbot.mouseClick(grid, Qt.MouseButton.LeftButton, pos=widget_pos(row, col, 0.8, 0.2))
+        assert blocker.args == [col]
+    with qtbot.assertNotEmitted(grid.clicked, wait=100):  # outside the images: no column
+        qtbot.mouseClick(grid, Qt.MouseButton.LeftButton, pos=QPoint(2, 2))
+
+
+def test_image_grid_texts_fit_in_the_figure(qtbot, grid):
+    rows = [np.zeros((8, 28, 28, 1))] * 3
+    grid.set_images(rows, ["original", "noisy input", "reconstructed"],
+                    captions=[f"#{i} (3)\nerr 0.0{i}23" for i in range(8)])
+    grid.resize(700, 300)
+    grid.show()
+    qtbot.waitExposed(grid)
+    grid.draw()
+    renderer = grid.get_renderer()
+    fig = grid.figure.bbox
+    for text in grid.ax.texts:
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= fig.x1 and box.y1 <= fig.y1, text.get_text()
 
 
 # -- MplCanvas drawing policy ----------------------------------------------------------------
@@ -213,6 +495,59 @@ def test_visible_canvas_coalesces_draw_requests(qtbot):
     qtbot.waitUntil(lambda: canvas.draws_requested == 1, timeout=2000)
     qtbot.wait(2 * MplCanvas.DRAW_INTERVAL_MS)
     assert canvas.draws_requested == 1  # not dirty any more: no further draws
+
+
+def test_canvas_lays_out_only_when_something_changes(qtbot):
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    plot.resize(500, 300)
+    plot.show()
+    qtbot.waitExposed(plot)
+    plot.add_epoch(epoch(0, 0.5, 0.6))
+    plot.draw()
+    runs = plot.layout_runs()
+    assert runs >= 1
+    plot.draw()
+    plot.draw()
+    assert plot.layout_runs() == runs  # plain redraws reuse the layout
+    plot.resize(600, 350)  # a resize needs a new layout
+    plot.draw()
+    assert plot.layout_runs() == runs + 1
+    plot.ax.set_title("a new title")
+    plot.draw()
+    assert plot.layout_runs() == runs + 2
+
+
+def test_error_histogram_marks_without_a_new_layout(qtbot):
+    histogram = ErrorHistogram()
+    qtbot.addWidget(histogram)
+    histogram.resize(500, 220)
+    histogram.show()
+    qtbot.waitExposed(histogram)
+    errors = np.random.default_rng(0).gamma(2.0, 0.01, 500)
+    histogram.set_errors(errors)
+    histogram.draw()
+    runs = histogram.layout_runs()
+    histogram.mark(errors[:3])
+    histogram.draw()
+    np.testing.assert_allclose(histogram.marked(), errors[:3])
+    assert histogram.layout_runs() == runs
+    box = histogram.ax.get_tightbbox(histogram.get_renderer())
+    assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= histogram.figure.bbox.x1
+
+
+def test_loss_plot_log_toggle_redraws_and_shows_the_lines(qtbot, plot):
+    shown_plot(qtbot, plot)
+    full = plot.full_draws
+    plot.set_log_scale(True)
+    qtbot.waitUntil(lambda: plot.full_draws == full + 1, timeout=2000)
+    qtbot.wait(3 * MplCanvas.DRAW_INTERVAL_MS)
+    assert plot.ax.get_yscale() == "log"
+    assert is_orange(screen_rgb(plot, 2, 0.4)) and is_blue(screen_rgb(plot, 2, 0.3))
+    blits = plot.blits
+    plot.add_epoch(epoch(2, 0.35, 0.45))
+    qtbot.waitUntil(lambda: plot.blits == blits + 1, timeout=2000)
+    assert is_orange(screen_rgb(plot, 3, 0.45))
 
 
 def test_canvas_has_a_sensible_minimum_size(qtbot):

@@ -1,6 +1,7 @@
 """Blocking training around `keras.Model.fit` that streams events and honours a stop flag."""
 from __future__ import annotations
 
+import gc
 import math
 import threading
 import time
@@ -55,6 +56,10 @@ def train(config: TrainConfig, dataset, on_event: EventCallback = ignore_event,
     n_preview = min(config.preview_count, len(x_val))
     streamer = _Streamer(on_event, stop, config, steps,
                          preview=(val_inputs[:n_preview].copy(), x_val[:n_preview].copy()))
+    # TensorFlow and the model are hundreds of thousands of long-lived objects; a full
+    # garbage collection that walks them holds the GIL for tens of ms and stalls the GUI.
+    gc.collect()
+    gc.freeze()
     on_event(Started(config.epochs, steps, _describe(config, dataset, batch_size, notes)))
 
     started = time.perf_counter()

@@ -5,12 +5,13 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-MODEL_KINDS = ("dense", "sparse", "deep", "conv")
+MODEL_KINDS = ("dense", "sparse", "deep", "conv", "residual")
 MODEL_LABELS = {
     "dense": "Dense (one hidden code layer)",
     "sparse": "Sparse (L1 on the code)",
     "deep": "Deep dense (128-64-code-64-128)",
     "conv": "Convolutional",
+    "residual": "Residual denoiser (DnCNN-style, any image size)",
 }
 LOSSES = ("bce", "mse")
 LOSS_LABELS = {"bce": "Binary cross-entropy", "mse": "Mean squared error"}
@@ -43,6 +44,7 @@ class TrainConfig:
     preview_count: int = 8
     lr_schedule: str = "cosine"
     filters: int = 32
+    depth: int = 12
 
     LIMITS: ClassVar[dict[str, Limits]] = {
         "code_size": Limits(1, 4096, "Units in the code (bottleneck) layer; for conv, channels of the code map."),
@@ -55,7 +57,8 @@ class TrainConfig:
         "early_stopping_patience": Limits(0, 10000, "Stop after this many epochs without a better validation loss; 0 = off."),
         "seed": Limits(0, 2**31 - 1, "Random seed: same seed, same data and settings give the same run."),
         "preview_count": Limits(1, 32, "Validation samples shown in the live preview."),
-        "filters": Limits(1, 1024, "Channels of the hidden convolution layers (conv model only)."),
+        "filters": Limits(1, 1024, "Channels of the hidden convolution layers (conv and residual models)."),
+        "depth": Limits(3, 64, "Convolution layers of the residual denoiser."),
     }
 
     def __post_init__(self) -> None:
@@ -68,6 +71,9 @@ class TrainConfig:
             raise ConfigError(f"Unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}.")
         if self.lr_schedule not in ("constant", "cosine"):
             raise ConfigError(f"Unknown learning-rate schedule {self.lr_schedule!r}; use 'constant' or 'cosine'.")
+        if self.model_kind == "residual" and (self.noise_factor <= 0 or self.loss != "mse"):
+            raise ConfigError("The residual denoiser learns to remove noise: tick Denoising, set a noise factor "
+                              "(0.1 = sigma 25 on a 0-255 scale) and choose mean squared error.")
         for name, lim in self.LIMITS.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -94,12 +100,13 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
-DATA_KINDS = ("mnist", "mnist_download", "mnist_file", "folder", "array")
+DATA_KINDS = ("mnist", "mnist_download", "mnist_file", "folder", "patches", "array")
 DATA_LABELS = {
     "mnist": "MNIST (Keras cache, else built-in subset)",
     "mnist_download": "MNIST, download full set (60k)",
     "mnist_file": "MNIST file (mnist.npz or IDX files)",
     "folder": "Folder of my images",
+    "patches": "Folder of clean images, cut into patches (denoisers)",
     "array": "Array file (.npy / .npz)",
 }
 
@@ -118,8 +125,9 @@ class DataSpec:
     def __post_init__(self) -> None:
         if self.kind not in DATA_KINDS:
             raise ConfigError(f"Unknown data source {self.kind!r}; choose one of {', '.join(DATA_KINDS)}.")
-        if self.kind in ("mnist_file", "folder", "array") and not self.path:
-            raise ConfigError(f"Choose a {'folder' if self.kind == 'folder' else 'file'} for '{DATA_LABELS[self.kind]}'.")
+        if self.kind in ("mnist_file", "folder", "patches", "array") and not self.path:
+            what = "folder" if self.kind in ("folder", "patches") else "file"
+            raise ConfigError(f"Choose a {what} for '{DATA_LABELS[self.kind]}'.")
         if not 4 <= self.image_size <= 512:
             raise ConfigError(f"Image size {self.image_size} is out of range; allowed 4 to 512 pixels.")
         if self.color not in ("grey", "rgb"):

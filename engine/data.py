@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -195,7 +195,7 @@ def load_image_folder(
     if total > max_files:
         files, labels = files[:max_files], labels[:max_files]
     _check_memory(len(files), size, color)
-    pixels, kept, skipped = _read_all(folder, files, size, color, on_event)
+    pixels, kept, skipped = _read_all(folder, files, lambda path: _read_one(path, size, color), on_event)
     if len(pixels) < 2:
         raise _no_images_error(folder, len(pixels), skipped)
     x = np.stack(pixels).astype(np.float32)
@@ -233,14 +233,15 @@ def _list_images(folder: Path) -> tuple[list[Path], tuple[str, ...], list[int]]:
 
 
 def _read_all(
-    folder: Path, files: Sequence[Path], size: tuple[int, int], color: str, on_event: EventCallback
+    folder: Path, files: Sequence[Path], read: Callable[[Path], np.ndarray], on_event: EventCallback
 ) -> tuple[list[np.ndarray], list[int], list[str]]:
+    """`read(path)` for every file; unreadable ones are skipped with their reason."""
     pixels: list[np.ndarray] = []
     kept: list[int] = []
     skipped: list[str] = []
     for i, path in enumerate(files):
         try:
-            pixels.append(_read_one(path, size, color))
+            pixels.append(read(path))
             kept.append(i)
         except images.ImageError as exc:
             skipped.append(f"{path.relative_to(folder).as_posix()}: {exc.reason}")
@@ -250,9 +251,56 @@ def _read_all(
 
 
 def _read_one(path: Path, size: tuple[int, int], color: str) -> np.ndarray:
+    return images.resize_pixels(_composited(path, color), (int(size[0]), int(size[1])))
+
+
+def _composited(path: Path, color: str) -> np.ndarray:
     image = images.read_image(path, mode=color)
-    pixels = image.pixels if image.alpha is None else image.pixels * image.alpha[..., None]
-    return images.resize_pixels(pixels, (int(size[0]), int(size[1])))
+    return image.pixels if image.alpha is None else image.pixels * image.alpha[..., None]
+
+
+def load_patches(
+    folder: str | os.PathLike,
+    *,
+    patch: int = 40,
+    color: str = "grey",
+    per_image: int = 32,
+    validation_fraction: float = 0.1,
+    seed: int = 0,
+    max_files: int = 20000,
+    on_event: EventCallback = ignore_event,
+) -> Dataset:
+    """Random patch x patch crops of every image under `folder`, at full resolution (for denoisers).
+
+    Validation patches come from other images than training patches when there are two or more.
+    """
+    folder = Path(folder)
+    _check_folder_args(folder, (patch, patch), color)
+    files = _list_images(folder)[0][:max_files]
+    _check_memory(len(files) * per_image, (patch, patch), color)
+    rng = np.random.default_rng(seed)
+
+    def crops(path: Path) -> np.ndarray:
+        image = _composited(path, color)
+        height, width = image.shape[:2]
+        if height < patch or width < patch:
+            raise images.ImageError(f"{path.name} is smaller than a patch", path=path,
+                                    reason=f"{width}x{height} is smaller than the {patch}x{patch} patch")
+        ys, xs = rng.integers(0, height - patch + 1, per_image), rng.integers(0, width - patch + 1, per_image)
+        return np.stack([image[y:y + patch, x:x + patch] for y, x in zip(ys, xs)])
+
+    stacks, _kept, skipped = _read_all(folder, files, crops, on_event)
+    if not stacks:
+        raise _no_images_error(folder, 0, skipped)
+    if len(stacks) >= 2:  # split by image, so validation measures images the model never saw
+        index = np.arange(len(stacks))
+        train_idx, _, val_idx, _ = split(index, None, validation_fraction, seed)
+        x_train = np.concatenate([stacks[i] for i in train_idx]).astype(np.float32)
+        x_val = np.concatenate([stacks[i] for i in val_idx]).astype(np.float32)
+    else:
+        x_train, _, x_val, _ = split(stacks[0].astype(np.float32), None, validation_fraction, seed)
+    source = f"{patch}x{patch} patches ({per_image} per image) from {len(stacks)} image(s) in {folder}"
+    return Dataset(x_train, x_val, None, None, source, tuple(skipped))
 
 
 def _no_images_error(folder: Path, readable: int, skipped: list[str]) -> DataError:

@@ -17,6 +17,8 @@ def build_dncnn(depth: int = 12, filters: int = 48, channels: int = 1, batch_nor
         if batch_norm:
             x = layers.BatchNormalization(momentum=0.95, epsilon=1e-4)(x)
         x = layers.Activation("relu")(x)
-    noise = layers.Conv2D(channels, 3, padding="same", name="noise")(x)
+    # Zero-initialised noise estimate: training starts at the identity (output = noisy input)
+    # instead of far from it, which small, short trainings in the app otherwise never recover from.
+    noise = layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros", name="noise")(x)
     clean = layers.Subtract(name="denoised")([noisy, noise])
     return keras.Model(noisy, clean, name=f"dncnn_{depth}x{filters}")

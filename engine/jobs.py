@@ -28,6 +28,9 @@ def load_data(spec: DataSpec):
     if spec.kind == "folder":
         return data.load_image_folder(spec.path, size=(spec.image_size, spec.image_size), color=spec.color,
                                       validation_fraction=spec.validation_fraction, seed=spec.seed)
+    if spec.kind == "patches":
+        return data.load_patches(spec.path, patch=spec.image_size, color=spec.color,
+                                 validation_fraction=spec.validation_fraction, seed=spec.seed)
     return data.load_array_file(spec.path, validation_fraction=spec.validation_fraction, seed=spec.seed)
 
 

@@ -15,6 +15,8 @@ DEEP_UNITS = (128, 64)
 def build_autoencoder(config: TrainConfig, input_shape: tuple[int, ...], output_activation: str = "sigmoid") -> keras.Model:
     """The autoencoder for `config.model_kind` on samples of `input_shape`."""
     input_shape = tuple(int(d) for d in input_shape)
+    if config.model_kind == "residual":
+        return _residual(config, input_shape)
     if config.model_kind == "conv":
         encoder, decoder = _conv_parts(config, input_shape, output_activation)
     else:
@@ -24,6 +26,14 @@ def build_autoencoder(config: TrainConfig, input_shape: tuple[int, ...], output_
     inputs = keras.Input(input_shape, name="input")
     outputs = decoder(encoder(inputs))
     return keras.Model(inputs, outputs, name=f"{config.model_kind}_autoencoder")
+
+
+def _residual(config: TrainConfig, input_shape) -> keras.Model:
+    from engine.denoiser import build_dncnn
+
+    if len(input_shape) != 3:
+        raise ConfigError(f"The residual denoiser needs images; this data has samples of shape {input_shape}.")
+    return build_dncnn(config.depth, config.filters, channels=input_shape[-1])
 
 
 def encoder_of(model: keras.Model) -> keras.Model:

@@ -82,7 +82,7 @@ def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int)
     # 16 steps per execution cut the per-step overhead that dominates such small models
     # (1.4 s -> 0.8 s per MNIST epoch at batch 64); the conv model is slower with XLA.
     # Batch callbacks, and so the stop check, then run every 16 steps (a few ms).
-    dense = config.model_kind != "conv"
+    dense = config.model_kind in ("dense", "sparse", "deep")
     model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, jit_compile=dense,
                   steps_per_execution=STEPS_PER_EXECUTION if dense else 1)
 

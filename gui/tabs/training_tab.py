@@ -16,7 +16,7 @@ from gui.widgets.image_grid import ImageGrid
 from gui.widgets.loss_plot import LossPlot
 from gui.worker import JobRunner
 
-PATH_KINDS = {"mnist_file": "file", "folder": "folder", "array": "file"}
+PATH_KINDS = {"mnist_file": "file", "folder": "folder", "patches": "folder", "array": "file"}
 FILE_FILTERS = {"mnist_file": "MNIST files (*.npz *.gz *ubyte);;All files (*)",
                 "array": "Arrays (*.npy *.npz);;All files (*)"}
 
@@ -59,13 +59,14 @@ class TrainingTab(QWidget):
         form = QFormLayout(data_box)
         form.addRow("Source", self.data_kind)
         form.addRow("Path", path_row)
-        form.addRow("Image size", self.image_size)
+        form.addRow("Image / patch size", self.image_size)
         form.addRow("Colour", self.color)
         form.addRow(self.data_info)
 
         self.model_kind = choice_combo(MODEL_LABELS, d.model_kind)
         self.code_size = int_spin(lim["code_size"], d.code_size)
         self.filters = int_spin(lim["filters"], d.filters)
+        self.depth = int_spin(lim["depth"], d.depth)
         self.l1_weight = float_spin(lim["l1_weight"], d.l1_weight, decimals=6, step=1e-5)
         self.denoising = QCheckBox("Denoising (train on noisy inputs, clean targets)")
         self.noise_factor = float_spin(lim["noise_factor"], 0.5, decimals=2, step=0.05)
@@ -74,6 +75,7 @@ class TrainingTab(QWidget):
         form.addRow("Kind", self.model_kind)
         form.addRow("Code size", self.code_size)
         form.addRow("Conv filters", self.filters)
+        form.addRow("Layers (residual)", self.depth)
         form.addRow("L1 weight", self.l1_weight)
         form.addRow(self.denoising)
         form.addRow("Noise factor", self.noise_factor)
@@ -155,6 +157,16 @@ class TrainingTab(QWidget):
         for signal in (self.data_kind.currentIndexChanged, self.model_kind.currentIndexChanged,
                        self.denoising.toggled):
             signal.connect(self._sync_enabled)
+        self.model_kind.currentIndexChanged.connect(self._on_model_kind_changed)
+
+    @Slot()
+    def _on_model_kind_changed(self) -> None:
+        """A residual denoiser only makes sense on noisy inputs with an MSE loss: set those up."""
+        if self.model_kind.currentData() == "residual":
+            self.denoising.setChecked(True)
+            if self.noise_factor.value() > 0.4:
+                self.noise_factor.setValue(0.1)  # sigma 25 on a 0-255 scale
+            set_choice(self.loss, "mse")
 
     @Slot()
     def _sync_enabled(self) -> None:
@@ -162,11 +174,12 @@ class TrainingTab(QWidget):
         running = self.runner.is_running()
         self.data_path.setEnabled(kind in PATH_KINDS)
         self.browse.setEnabled(kind in PATH_KINDS)
-        self.image_size.setEnabled(kind == "folder")
-        self.color.setEnabled(kind == "folder")
-        self.validation.setEnabled(kind in ("folder", "array"))
+        self.image_size.setEnabled(kind in ("folder", "patches"))
+        self.color.setEnabled(kind in ("folder", "patches"))
+        self.validation.setEnabled(kind in ("folder", "patches", "array"))
         model = self.model_kind.currentData()
-        self.filters.setEnabled(model == "conv")
+        self.filters.setEnabled(model in ("conv", "residual"))
+        self.depth.setEnabled(model == "residual")
         self.l1_weight.setEnabled(model == "sparse")
         self.noise_factor.setEnabled(self.denoising.isChecked())
         self.start_button.setEnabled(not running)
@@ -197,7 +210,8 @@ class TrainingTab(QWidget):
             noise_factor=self.noise_factor.value() if self.denoising.isChecked() else 0.0,
             l1_weight=self.l1_weight.value(), validation_fraction=self.validation.value(),
             early_stopping_patience=self.patience.value(), seed=self.seed.value(),
-            lr_schedule="cosine" if self.cosine.isChecked() else "constant", filters=self.filters.value())
+            lr_schedule="cosine" if self.cosine.isChecked() else "constant", filters=self.filters.value(),
+            depth=self.depth.value())
 
     def apply_config(self, config: TrainConfig) -> None:
         set_choice(self.model_kind, config.model_kind)
@@ -206,7 +220,7 @@ class TrainingTab(QWidget):
                            (self.batch_size, config.batch_size), (self.learning_rate, config.learning_rate),
                            (self.l1_weight, config.l1_weight), (self.validation, config.validation_fraction),
                            (self.patience, config.early_stopping_patience), (self.seed, config.seed),
-                           (self.filters, config.filters)):
+                           (self.filters, config.filters), (self.depth, config.depth)):
             box.setValue(value)
         self.denoising.setChecked(config.noise_factor > 0)
         if config.noise_factor > 0:

@@ -211,3 +211,42 @@ def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
         save_model(model, path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras"]
+
+
+def _photo_folder(folder, n=3, size=(50, 60), rgb=False):
+    from PIL import Image
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    yy, xx = np.mgrid[0:size[0], 0:size[1]]
+    for i in range(n):
+        smooth = 0.5 + 0.4 * np.sin(xx / (5 + i)) * np.cos(yy / 7)
+        array = np.repeat(smooth[..., None], 3, axis=2) if rgb else smooth
+        Image.fromarray((array * 255).astype(np.uint8)).save(folder / f"photo{i}.png")
+    (folder / "tiny.png").write_bytes(b"")  # unreadable: skipped, not fatal
+    return folder
+
+
+def test_patches_come_from_full_resolution_images_split_by_image(tmp_path):
+    from engine.data import load_patches
+    data = load_patches(_photo_folder(tmp_path / "photos"), patch=16, per_image=5, validation_fraction=0.34)
+    assert data.x_train.shape[1:] == (16, 16, 1) and len(data.x_train) + len(data.x_val) == 15
+    assert len(data.x_val) == 5  # one whole image held out
+    assert any("tiny.png" in s for s in data.skipped)
+
+
+def test_residual_denoiser_trains_on_patches_and_removes_noise(tmp_path):
+    from engine.data import load_patches
+    data = load_patches(_photo_folder(tmp_path / "photos", n=4), patch=24, per_image=24)
+    config = TrainConfig(model_kind="residual", depth=4, filters=8, noise_factor=0.1, loss="mse", epochs=8,
+                         batch_size=16, learning_rate=3e-3)
+    result = train(config, data)
+    assert result.model.input_shape == (None, None, None, 1)  # any image size
+    noisy = add_noise(data.x_val, 0.1, seed=5)
+    before = np.mean((noisy - data.x_val) ** 2)
+    after = np.mean((predict(result.model, noisy) - data.x_val) ** 2)
+    assert after < before
+
+
+def test_residual_needs_noise_and_mse():
+    with pytest.raises(ConfigError, match="tick Denoising"):
+        TrainConfig(model_kind="residual")

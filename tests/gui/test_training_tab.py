@@ -158,3 +158,29 @@ def test_training_on_an_image_folder_lists_skipped_files(qtbot, window, messages
     assert window.session.model.input_shape == (None, 16, 16, 1)
     assert any("empty.png" in text for _title, text in messages)
     assert "16x16x1" in tab.data_info.text()
+
+
+def test_train_a_denoiser_on_my_photos(qtbot, window, messages, tmp_path):
+    """Folder of clean photos -> patches -> residual denoiser, with the same live curves."""
+    from PIL import Image
+    folder = tmp_path / "clean"
+    folder.mkdir()
+    yy, xx = np.mgrid[0:48, 0:64]
+    for i in range(3):
+        Image.fromarray(((0.5 + 0.4 * np.sin(xx / (4 + i))) * 255).astype(np.uint8)).save(folder / f"c{i}.png")
+    tab = window.training_tab
+    set_choice(tab.data_kind, "patches")
+    tab.data_path.setText(str(folder))
+    tab.image_size.setValue(20)
+    set_choice(tab.model_kind, "residual")
+    assert tab.denoising.isChecked() and tab.loss.currentData() == "mse"  # set up for the user
+    tab.depth.setValue(4)
+    tab.filters.setValue(8)
+    tab.epochs.setValue(2)
+    tab.batch_size.setValue(8)
+    with qtbot.waitSignal(tab.runner.finished, timeout=120_000):
+        click(qtbot, tab.start_button)
+    assert not messages, messages
+    assert len(tab.loss_plot.line_data("val_loss")[1]) == 2
+    assert tab.preview.grid_shape()[0] == 3  # original, noisy input, reconstructed
+    assert window.session.model.input_shape == (None, None, None, 1)

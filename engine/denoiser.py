@@ -5,8 +5,6 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-BUNDLED_NAME = "denoiser_dncnn.keras"
-
 
 def build_dncnn(depth: int = 12, filters: int = 48, channels: int = 1, batch_norm: bool = True) -> keras.Model:
     """`depth` 3x3 conv layers; the middle ones with batch norm; output = input - predicted noise."""

@@ -1,0 +1,252 @@
+"""Model inference on images of any size through overlapping tiles.
+
+Tiling (`tiled_apply`, `denoise_tiled`): tiles lie inside the image and overlap by
+2 * `overlap` pixels; of each tile only the centre is kept: `overlap` pixels are dropped
+on every side that borders another tile, none on a side that is the image's own edge.
+So every kept pixel saw `overlap` pixels of real context in each direction (or the real
+image border, handled by the model's own padding exactly as in a whole-image run), and
+for a model whose receptive field reaches at most `overlap` pixels from a pixel the
+tiled result *is* the whole-image result (equal up to float rounding): no seams and no
+blending needed. A smooth blending window would need ~2x the overlap for the same seam
+error and an extra full-size weight buffer, so centre-cropping is used. An image that
+fits in one tile is run whole. Padding happens only when the model needs a bigger
+input than the image (a fixed-size model, or sizes that must be multiples of its
+downsampling factor): reflected, or mirrored / edge-repeated where too small to reflect.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+_BATCH_PIXELS = 1 << 19  # pixels of model input per call: bounds activation memory
+
+
+class Cancelled(Exception):
+    """The user asked to stop (the stop Event was set); nothing was finished."""
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int  # first input row/column of the tile
+    keep_from: int  # first output row/column this tile writes (absolute)
+    keep_to: int
+
+
+def _spans(length: int, tile: int, overlap: int) -> list[_Span]:
+    """Tiles of `tile` (<= length) along one axis whose kept centres partition [0, length)."""
+    if tile >= length:
+        return [_Span(0, 0, length)]
+    spans, begin = [], 0
+    while begin < length:
+        start = min(max(begin - overlap, 0), length - tile)
+        end = length if start + tile >= length else start + tile - overlap
+        spans.append(_Span(start, begin, end))
+        begin = end
+    return spans
+
+
+def _pad_mode(size: int, pad: int) -> str:
+    return "edge" if size == 1 else "reflect" if pad < size else "symmetric"
+
+
+def _pad_to(pixels: np.ndarray, height: int, width: int) -> tuple[np.ndarray, int, int]:
+    """Pad (centred) to at least height x width; returns (array, top, left) offsets."""
+    extra_h, extra_w = max(0, height - pixels.shape[0]), max(0, width - pixels.shape[1])
+    if not (extra_h or extra_w):
+        return pixels, 0, 0
+    top, left = extra_h // 2, extra_w // 2
+    out = pixels
+    for axis, before, after in ((0, top, extra_h - top), (1, left, extra_w - left)):
+        if before or after:
+            widths = [(0, 0)] * out.ndim
+            widths[axis] = (before, after)
+            out = np.pad(out, widths, mode=_pad_mode(out.shape[axis], max(before, after)))
+    return out, top, left
+
+
+def _tile_size(length: int, tile: int, fixed: int | None, multiple: int) -> int:
+    if fixed:
+        return fixed
+    if tile >= length:
+        return -(-length // multiple) * multiple  # the whole axis, rounded up to the multiple
+    return max(multiple, tile // multiple * multiple)
+
+
+def count_tiles(shape: Sequence[int], *, tile: int = 512, overlap: int = 32, passes: int = 1,
+                fixed: tuple[int | None, int | None] = (None, None), multiple: int = 1) -> int:
+    """How many tiles `tiled_apply` runs on an image of `shape` (for progress totals)."""
+    th = _tile_size(shape[0], tile, fixed[0], multiple)
+    tw = _tile_size(shape[1], tile, fixed[1], multiple)
+    oy, ox = _overlaps(th, tw, overlap)
+    return passes * len(_spans(max(shape[0], th), th, oy)) * len(_spans(max(shape[1], tw), tw, ox))
+
+
+def _overlaps(th: int, tw: int, overlap: int) -> tuple[int, int]:
+    """The overlap, reduced for tiles too small to keep a centre (fixed-size models)."""
+    return min(overlap, max(0, (th - 1) // 4)), min(overlap, max(0, (tw - 1) // 4))
+
+
+def tiled_apply(
+    fn: Callable[[np.ndarray], Any],
+    pixels: np.ndarray,
+    *,
+    out_channels: int | None = None,
+    per_channel: bool = False,
+    tile: int = 512,
+    overlap: int = 32,
+    fixed: tuple[int | None, int | None] = (None, None),
+    multiple: int = 1,
+    batch_size: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    stop: threading.Event | None = None,
+) -> np.ndarray:
+    """Apply `fn` (a batch (n, h, w, c) -> (n, h, w, c')) to an (H, W, C) image tile by tile.
+
+    per_channel: feed each channel alone as (n, h, w, 1). fixed: the (height, width) the
+    function requires, if any; multiple: tile sizes must be multiples of it. Progress:
+    on_progress(done_tiles, total_tiles) after each batch; `stop` set -> `Cancelled`.
+    Output: a new float32 (H, W, c') array (c' = out_channels, default C).
+    """
+    pixels = np.asarray(pixels)
+    if pixels.ndim != 3 or pixels.shape[0] < 1 or pixels.shape[1] < 1 or pixels.shape[2] < 1:
+        raise ValueError(f"Expected an image shaped (height, width, channels), got {pixels.shape}.")
+    if tile < 1 or overlap < 0:
+        raise ValueError(f"tile must be >= 1 and overlap >= 0, got tile={tile}, overlap={overlap}.")
+    height, width, channels = pixels.shape
+    th, tw = (_tile_size(n, tile, f, multiple) for n, f in ((height, fixed[0]), (width, fixed[1])))
+    oy, ox = _overlaps(th, tw, overlap)
+    if (th < height and th <= 2 * oy) or (tw < width and tw <= 2 * ox):
+        raise ValueError(f"tile ({tile}) must be larger than twice the overlap ({overlap}).")
+    source, top, left = _pad_to(pixels, th, tw)  # a copy only when the image is smaller than a tile
+    rows, cols = _spans(source.shape[0], th, oy), _spans(source.shape[1], tw, ox)
+    groups = [slice(c, c + 1) for c in range(channels)] if per_channel else [slice(0, channels)]
+    jobs = [(g, r, c) for g in groups for r in rows for c in cols]
+    out_c = out_channels or channels
+    out = np.empty((height, width, out_c * len(groups) if per_channel else out_c), np.float32)
+    batch = batch_size or max(1, min(64, _BATCH_PIXELS // (th * tw)))
+    total = len(jobs)
+    for first in range(0, total, batch):
+        if stop is not None and stop.is_set():
+            raise Cancelled("Stopped before the image was finished.")
+        part = jobs[first:first + batch]
+        x = np.stack([source[r.start:r.start + th, c.start:c.start + tw, g] for g, r, c in part])
+        x = x.astype(np.float32, copy=False)
+        y = np.asarray(fn(x), dtype=np.float32)
+        if y.ndim != 4 or y.shape[:3] != x.shape[:3]:
+            raise ValueError(f"The model returned {y.shape[1:]} for an input of {x.shape[1:]}: only models that "
+                             "output an image of the same height and width as their input can denoise.")
+        if y.shape[-1] != out_c:
+            raise ValueError(f"The model returned {y.shape[-1]} channels for {x.shape[-1]}: a denoiser must "
+                             "output as many channels as it takes.")
+        for k, (g, r, c) in enumerate(part):
+            y0, y1 = max(r.keep_from, top), min(r.keep_to, top + height)  # drop any padding
+            x0, x1 = max(c.keep_from, left), min(c.keep_to, left + width)
+            if y0 >= y1 or x0 >= x1:
+                continue
+            dest = slice(g.start * out_c, g.stop * out_c) if per_channel else slice(None)
+            out[y0 - top:y1 - top, x0 - left:x1 - left, dest] = \
+                y[k, y0 - r.start:y1 - r.start, x0 - c.start:x1 - c.start]
+        if on_progress is not None:
+            on_progress(min(first + batch, total), total)
+    return out
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def model_channels(model) -> int:
+    """Channels of the model's (single, image) input; ValueError for other models."""
+    shapes = model.input_shape
+    if isinstance(shapes, list):
+        if len(shapes) != 1:
+            raise ValueError(f"This model has {len(shapes)} inputs; a denoiser takes one image.")
+        shapes = shapes[0]
+    if len(shapes) != 4 or shapes[-1] is None:
+        shown = "x".join("any" if s is None else str(s) for s in shapes[1:])
+        raise ValueError(f"This model takes inputs of {shown}, not images (height x width x channels): "
+                         "it cannot denoise a photograph.")
+    return int(shapes[-1])
+
+
+def fixed_size(model) -> tuple[int | None, int | None]:
+    shape = model.input_shape[0] if isinstance(model.input_shape, list) else model.input_shape
+    return shape[1], shape[2]
+
+
+def size_multiple(model) -> int:
+    """Input sizes must be multiples of this: the product of the model's downsampling strides."""
+    try:
+        layers = list(model._flatten_layers(include_self=False, recursive=True))
+    except Exception:  # noqa: BLE001 - private API; fall back to the top-level layers
+        layers = list(getattr(model, "layers", []))
+    factor = 1
+    for layer in layers:
+        name = type(layer).__name__
+        if "Transpose" in name or "UpSampling" in name:
+            continue
+        strides = getattr(layer, "strides", None)
+        if strides is None and "Pooling" in name and "Global" not in name:
+            strides = getattr(layer, "pool_size", None)
+        if strides:
+            values = [strides] if isinstance(strides, int) else list(strides)[:2]
+            factor *= max(int(v) for v in values)
+    return factor
+
+
+def channel_plan(model, image_channels: int) -> bool:
+    """True to denoise channel by channel; ValueError when the model cannot take the image."""
+    wanted = model_channels(model)
+    if wanted == image_channels:
+        return False
+    if wanted == 1 and image_channels == 3:
+        return True
+    kinds = {1: "grey", 3: "colour", 4: "colour with alpha"}
+    target = {1: "grey", 3: "colour (RGB)"}.get(wanted, f"{wanted} channels")
+    raise ValueError(f"This model takes {wanted}-channel images; this image has {image_channels} "
+                     f"({kinds.get(image_channels, 'channels')}). Convert the image to {target} "
+                     f"or choose a model made for {kinds.get(image_channels, f'{image_channels}-channel')} images.")
+
+
+def denoise_tiled(
+    model,
+    pixels: np.ndarray,
+    *,
+    tile: int = 512,
+    overlap: int = 32,
+    batch_size: int | None = None,
+    clip: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+    stop: threading.Event | None = None,
+) -> np.ndarray:
+    """Run a fully convolutional Keras model over an image of any size, tile by tile.
+
+    pixels: (H, W) or (H, W, C) float in [0, 1]. A 1-channel model denoises a colour image
+    channel by channel; otherwise the model's channels must match the image's. The result
+    is a new float32 array shaped like `pixels` (clipped to [0, 1] unless clip=False).
+    Exact (no seams) for models whose receptive field reaches <= `overlap` pixels; the
+    default 32 covers a 12-layer 3x3 DnCNN (12) with margin. Memory: the input, the output
+    and a batch of tiles (about 0.5 megapixels of model input at a time).
+    """
+    pixels = np.asarray(pixels)
+    flat = pixels.ndim == 2
+    image = pixels[..., None] if flat else pixels
+    if image.ndim != 3:
+        raise ValueError(f"Expected an image shaped (height, width) or (height, width, channels), got {pixels.shape}.")
+    per_channel = channel_plan(model, image.shape[-1])
+
+    # predict_on_batch runs a compiled graph: measured peak RSS 0.88 GB for batches of 2 x 512^2
+    # tiles through the bundled model, against 3.9 GB (and a 10 s first call) op by op in eager mode.
+    call = getattr(model, "predict_on_batch", None)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return np.asarray(call(x) if call is not None else model(x, training=False))
+
+    out = tiled_apply(run, image, per_channel=per_channel, out_channels=1 if per_channel else None, tile=tile,
+                      overlap=overlap, fixed=fixed_size(model), multiple=size_multiple(model),
+                      batch_size=batch_size, on_progress=on_progress, stop=stop)
+    if clip:
+        np.clip(out, 0.0, 1.0, out=out)
+    return out[..., 0] if flat else out

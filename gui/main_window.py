@@ -6,6 +6,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 
 from gui.session import Session
+from gui.tabs.denoise_tab import DenoiseTab
 from gui.tabs.reconstruction_tab import ReconstructionTab
 from gui.tabs.training_tab import TrainingTab
 from gui.worker import JobRunner, stop_all
@@ -21,13 +22,15 @@ class MainWindow(QMainWindow):
         self.session = Session(self)
         self.training_tab = TrainingTab(self.session)
         self.reconstruction_tab = ReconstructionTab(self.session)
+        self.denoise_tab = DenoiseTab(self.session)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.training_tab, "Training")
         self.tabs.addTab(self.reconstruction_tab, "Reconstruction")
+        self.tabs.addTab(self.denoise_tab, "Denoise")
         self.setCentralWidget(self.tabs)
         self.status_label = QLabel("Ready. Press Start training to train on the built-in MNIST digits.")
         self.statusBar().addWidget(self.status_label, 1)
-        for tab in (self.training_tab, self.reconstruction_tab):
+        for tab in (self.training_tab, self.reconstruction_tab, self.denoise_tab):
             tab.status_changed.connect(self.show_status)
         self._build_menus()
         self.resize(1280, 820)
@@ -54,12 +57,36 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Open model…", self.reconstruction_tab._open_model, QKeySequence.Open)
         self._action(file_menu, "&Save model…", self.training_tab._save_model, QKeySequence.Save)
         file_menu.addSeparator()
+        self._build_image_menus(file_menu)
+        file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.Quit)
         train_menu = self.menuBar().addMenu("&Train")
         self._action(train_menu, "&Start", self.training_tab.start, "Ctrl+Return")
         self._action(train_menu, "S&top", self.training_tab.stop, "Ctrl+.")
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About", self._about)
+
+    def _build_image_menus(self, file_menu) -> None:
+        """File > Open image…, Open sample image, Recent images: all open in the Denoise tab."""
+        tab = self.denoise_tab
+        self._action(file_menu, "Open &image…", lambda: self._show_denoise() or tab._open_dialog(), "Ctrl+Shift+O")
+        samples = file_menu.addMenu("Open sa&mple image")
+        tab.fill_sample_menu(samples)
+        samples.triggered.connect(self._show_denoise)
+        self.recent_menu = file_menu.addMenu("&Recent images")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+
+    @Slot()
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.denoise_tab.recent:
+            self.recent_menu.addAction(path).triggered.connect(
+                lambda _checked=False, p=path: self._show_denoise() or self.denoise_tab.open_image(p))
+        if not self.denoise_tab.recent:
+            self.recent_menu.addAction("No recent images").setEnabled(False)
+
+    def _show_denoise(self, *_args) -> None:
+        self.tabs.setCurrentWidget(self.denoise_tab)
 
     def _action(self, menu, text, slot, shortcut=None) -> QAction:
         action = QAction(text, self)
@@ -87,12 +114,14 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(int(self.settings.value("window/tab", 0) or 0))
         self.training_tab.restore_settings(self.settings)
         self.reconstruction_tab.restore_settings(self.settings)
+        self.denoise_tab.restore_settings(self.settings)
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/tab", self.tabs.currentIndex())
         self.training_tab.save_settings(self.settings)
         self.reconstruction_tab.save_settings(self.settings)
+        self.denoise_tab.save_settings(self.settings)
         self.settings.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
@@ -100,7 +129,8 @@ class MainWindow(QMainWindow):
         if self.training_tab.runner.is_running():
             self.show_status("Stopping training before closing…")
         self.save_settings()
-        for runner in (self.training_tab.runner, self.reconstruction_tab.runner, self.warm_up):
+        for runner in (self.training_tab.runner, self.reconstruction_tab.runner, self.denoise_tab.runner,
+                       self.warm_up):
             runner.wait(15000)  # stops the job; the best model so far is still delivered
         stop_all(timeout_ms=5000)
         super().closeEvent(event)

@@ -1,0 +1,928 @@
+"""Denoise tab: open a photograph, add noise on purpose, denoise it several ways, compare
+side by side with linked zoom, score, save. A "Digits" page shows a denoising autoencoder
+trained in the Training tab on its validation digits (original / noisy / denoised)."""
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QMimeData, QSettings, Qt, Signal, Slot
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFont
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+                               QGroupBox, QHBoxLayout, QHeaderView, QLabel, QMenu, QMessageBox, QProgressBar,
+                               QPushButton, QScrollArea, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
+                               QTabWidget, QToolButton, QVBoxLayout, QWidget)
+
+from engine.denoise import BUNDLED_DENOISER, MODEL_METHOD, NOISE_KINDS, NOISE_LABELS, NoiseConfig
+from engine.denoise_io import (available_samples, clean_recent, kept_bit_depth, push_recent,
+                               same_file, sample_path, suggested_name, with_image_suffix)
+from engine.events import Progress
+from engine.images import IMAGE_SUFFIXES, MAX_PIXELS, LoadedImage
+from gui.session import Session
+from gui.widgets.image_grid import ImageGrid
+from gui.widgets.image_panels import ImagePanels, LazyDifference
+from gui.worker import JobRunner
+
+BUNDLED = "DnCNN (bundled)"  # method id of the bundled model; denoise_job shows model ids as labels
+METHODS = {  # method id -> checkbox text, in the order they run and are listed
+    BUNDLED: "Bundled denoiser (DnCNN)",
+    MODEL_METHOD: "Current model",
+    "nl_means": "Non-local means",
+    "tv": "TV (Chambolle)",
+    "wavelet": "Wavelet (BayesShrink)",
+}
+VIEWS = {"result": "Result", "diff_clean": "|result − clean|", "diff_noisy": "|result − noisy|"}
+NO_REFERENCE = "No clean reference: add noise to measure PSNR and SSIM."
+SAVE_FILTERS = "PNG (*.png);;TIFF (*.tif *.tiff);;JPEG (*.jpg *.jpeg);;BMP (*.bmp)"
+COLUMNS = ("Method", "PSNR (dB)", "SSIM", "Seconds", "Megapixels/s")
+
+
+@dataclass
+class _Denoised:
+    result: Any  # engine.denoise.DenoiseResult
+    bundled: Any  # the bundled model, loaded in the worker (kept for the next run)
+    bundled_stamp: float
+
+
+def _open_job(path: str, max_pixels: int):
+    def job(on_event, stop):
+        from engine.images import read_image
+
+        return read_image(path, max_pixels=max_pixels)
+
+    return job
+
+
+def _denoise_job(pixels: np.ndarray, noise: NoiseConfig, methods: list[str], model, model_name: str,
+                 bundled: tuple[float, Any] | None):
+    """Load the bundled model if needed (reused while its file is unchanged), then denoise."""
+
+    def job(on_event, stop: threading.Event) -> _Denoised:
+        from engine.denoise import denoise_job
+
+        models, loaded, stamp = {}, None, 0.0
+        if BUNDLED in methods:
+            stamp = BUNDLED_DENOISER.stat().st_mtime if BUNDLED_DENOISER.is_file() else 0.0
+            if bundled is not None and bundled[0] == stamp:
+                loaded = bundled[1]
+            else:
+                on_event(Progress(0, 0, "Loading the bundled denoiser…"))
+                from engine.denoise import load_bundled_denoiser
+
+                loaded = load_bundled_denoiser()
+            models[BUNDLED] = loaded
+        if MODEL_METHOD in methods:
+            models[MODEL_METHOD] = model
+        run = denoise_job(pixels, noise, methods, models or None, model_name)
+        return _Denoised(run(on_event, stop), loaded, stamp)
+
+    return job
+
+
+def _save_job(path: Path, pixels: np.ndarray, bit_depth: int, alpha: np.ndarray | None):
+    def job(on_event, stop):
+        from engine.images import write_image
+
+        return write_image(path, pixels, bit_depth=bit_depth, alpha=alpha)
+
+    return job
+
+
+def _digits_job(model, dataset, indices: np.ndarray, noise_factor: float, seed: int):
+    from engine.jobs import reconstruct_job
+
+    subset = SimpleNamespace(x_val=dataset.x_val[indices],
+                             y_val=None if dataset.y_val is None else dataset.y_val[indices])
+    return reconstruct_job(model, subset, noise_factor, seed=seed)
+
+
+def _input_shape(model) -> tuple | None:
+    try:
+        shape = model.input_shape
+    except (AttributeError, ValueError, RuntimeError):
+        return None
+    if isinstance(shape, list):
+        shape = shape[0] if len(shape) == 1 else None
+    return tuple(shape) if shape is not None else None
+
+
+def fully_convolutional(model) -> bool:
+    """True for a model taking images of any size: input (None, None, None, channels)."""
+    shape = _input_shape(model)
+    return shape is not None and len(shape) == 4 and shape[1] is None and shape[2] is None and shape[3] is not None
+
+
+def _fits_digits(model, dataset) -> bool:
+    """True when the model takes the dataset's validation images (an image autoencoder on its data)."""
+    shape = _input_shape(model)
+    x = getattr(dataset, "x_val", None)
+    if shape is None or x is None or len(shape) != 4 or np.ndim(x) != 4 or len(x) == 0:
+        return False
+    return all(e is None or e == d for e, d in zip(shape[1:], x.shape[1:]))
+
+
+def _number(value: float, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return "∞" if math.isinf(value) else f"{value:.{digits}f}"
+
+
+def _rate(value: float) -> str:
+    """Three significant digits: tiny test images run at 0.00x megapixels per second."""
+    return "—" if math.isnan(value) or math.isinf(value) else f"{value:.3g}"
+
+
+def _describe(image: LoadedImage) -> str:
+    h, w = image.size
+    colour = "grey" if image.pixels.shape[-1] == 1 else "colour"
+    extras = f", {image.bit_depth}-bit" + (", with alpha" if image.alpha is not None else "")
+    megapixels = h * w / 1e6
+    size = f"{megapixels:.1f}" if megapixels >= 1 else f"{megapixels:.2g}"
+    return f"{image.path.name}\n{w} x {h} pixels ({size} MP)\n{colour}{extras}"
+
+
+class DenoiseTab(QWidget):
+    status_changed = Signal(str)
+    image_opened = Signal(str)  # the path
+    recent_changed = Signal()
+
+    def __init__(self, session: Session, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.runner = JobRunner(self)
+        self.runner.event_emitted.connect(self._on_event)
+        self.runner.succeeded.connect(self._on_succeeded)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.finished.connect(self._on_finished)
+        self.image: LoadedImage | None = None
+        self.result = None  # engine.denoise.DenoiseResult of the last run on this image
+        self.recent: list[str] = []
+        self.max_pixels = MAX_PIXELS  # larger images are refused before they are decoded
+        self.digits = None  # engine.jobs.Reconstructions shown on the Digits page
+        self._pending: tuple[str, Any] | None = None  # what the running job is for
+        self._bundled: tuple[float, Any] | None = None  # (file mtime, model) once loaded
+        self._settings: QSettings | None = None
+        self._cancelling = False
+        self._outcome = "done"  # how the last job ended, for the progress bar: done, failed, cancelled
+        self._started = 0.0
+        self._digit_indices: np.ndarray | None = None
+        self._digits_stale = True
+        self._last_dir = ""
+        self._build()
+        self.setAcceptDrops(True)
+        session.model_changed.connect(self._on_model_changed)
+        session.dataset_changed.connect(self._on_dataset_changed)
+        self._on_model_changed()
+
+    # ----- layout -------------------------------------------------------------------
+    def _build(self) -> None:
+        self.views = QTabWidget()
+        self.views.setDocumentMode(True)
+        self.views.addTab(self._build_photo_page(), "Photo")
+        self.views.addTab(self._build_digits_page(), "Digits")
+        self.views.currentChanged.connect(self._maybe_refresh_digits)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.views)
+        for box in self.method_boxes.values():
+            box.toggled.connect(self._sync_enabled)
+        self.noise_kind.currentIndexChanged.connect(self._sync_enabled)
+
+    def _build_photo_page(self) -> QWidget:
+        self.open_button = QPushButton("Open image…")
+        self.open_button.setToolTip("Open a PNG, JPEG, TIFF or BMP photograph (or drop one onto this tab).")
+        self.open_button.clicked.connect(self._open_dialog)
+        self.sample_button = QToolButton()
+        self.sample_button.setText("Sample")
+        self.sample_button.setToolTip("One of scikit-image's photographs (no download needed).")
+        self.sample_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.sample_menu = QMenu(self.sample_button)
+        self.fill_sample_menu(self.sample_menu)
+        self.sample_button.setMenu(self.sample_menu)
+        self.image_info = QLabel("No image yet. Open one, drop one here, or pick a sample.")
+        self.image_info.setWordWrap(True)
+        image_box = QGroupBox("Image")
+        column = QVBoxLayout(image_box)
+        row = QHBoxLayout()
+        row.addWidget(self.open_button, 1)
+        row.addWidget(self.sample_button)
+        column.addLayout(row)
+        column.addWidget(self.image_info)
+
+        self.noise_kind = QComboBox()
+        for kind in NOISE_KINDS:
+            self.noise_kind.addItem(NOISE_LABELS[kind].split(" (")[0] if kind != "none" else "None", kind)
+            self.noise_kind.setItemData(self.noise_kind.count() - 1, NOISE_LABELS[kind], Qt.ItemDataRole.ToolTipRole)
+        self.noise_kind.setCurrentIndex(self.noise_kind.findData("gaussian"))
+        self.noise_kind.setToolTip("Noise added on purpose: the clean image then serves as the reference for "
+                                   "PSNR and SSIM.\nChoose None to denoise a photo that is noisy already.")
+        self.sigma = QDoubleSpinBox()
+        self.sigma.setRange(0.0, 255.0)
+        self.sigma.setDecimals(1)
+        self.sigma.setValue(25.0)
+        self.sigma.setToolTip("Standard deviation on a 0-255 scale (Gaussian, speckle). 25 is clearly visible.")
+        self.amount = QDoubleSpinBox()
+        self.amount.setRange(0.0, 100.0)
+        self.amount.setDecimals(1)
+        self.amount.setSuffix(" %")
+        self.amount.setValue(5.0)
+        self.amount.setToolTip("Share of pixels turned black or white (salt and pepper).")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setToolTip("Same seed, same noise: compare methods and settings on identical input.")
+        noise_box = QGroupBox("Noise to add")
+        form = QFormLayout(noise_box)
+        form.addRow("Kind", self.noise_kind)
+        form.addRow("Sigma (0-255)", self.sigma)
+        form.addRow("Amount", self.amount)
+        form.addRow("Seed", self.seed)
+
+        self.method_boxes: dict[str, QCheckBox] = {}
+        methods_box = QGroupBox("Methods")
+        column_methods = QVBoxLayout(methods_box)
+        for method, text in METHODS.items():
+            box = QCheckBox(text)
+            self.method_boxes[method] = box
+            column_methods.addWidget(box)
+        self.method_boxes[BUNDLED].setChecked(True)
+        self.method_boxes["nl_means"].setChecked(True)
+        self.method_boxes["nl_means"].setToolTip("scikit-image non-local means (fast mode), tuned on photographs.")
+        self.method_boxes["tv"].setToolTip("Total-variation denoising (Chambolle): flat areas, sharp edges.")
+        self.method_boxes["wavelet"].setToolTip("Wavelet shrinkage (BayesShrink): very fast, softer result.")
+
+        self.denoise_button = QPushButton("Denoise")
+        self.denoise_button.setDefault(True)
+        self.denoise_button.clicked.connect(self.denoise)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop after the current tile; nothing is changed.")
+        self.cancel_button.clicked.connect(self.cancel)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.denoise_button, 1)
+        buttons.addWidget(self.cancel_button)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self.progress_label = QLabel("")
+        self.progress_label.setWordWrap(True)
+        self.progress_label.setMinimumHeight(2 * self.progress_label.fontMetrics().lineSpacing() + 4)
+
+        controls = QWidget()
+        column = QVBoxLayout(controls)
+        for widget in (image_box, noise_box, methods_box):
+            column.addWidget(widget)
+        column.addLayout(buttons)
+        column.addWidget(self.progress)
+        column.addWidget(self.progress_label)
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(controls)
+        scroll.setMinimumWidth(280)
+
+        self.panels = ImagePanels(hint="Open an image (File > Open image…, the button on the left, or drop a file "
+                                       "here),\nor pick a sample photograph.")
+        self.method_combo = QComboBox()
+        self.method_combo.setToolTip("Which method's output the result panel shows (and Save writes).")
+        self.method_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.method_combo.currentIndexChanged.connect(self._show_result)
+        self.view_combo = QComboBox()
+        for key, label in VIEWS.items():
+            self.view_combo.addItem(label, key)
+        self.view_combo.setToolTip("Result, or where it differs from the clean original or from the noisy input "
+                                   "(colour map; brighter = larger difference).")
+        self.view_combo.currentIndexChanged.connect(self._show_result)
+        self.save_button = QPushButton("Save result…")
+        self.save_button.setToolTip("Save the shown method's output (PNG, TIFF, JPEG or BMP by extension; "
+                                    "16-bit and transparency kept where the format allows).")
+        self.save_button.clicked.connect(self._save_dialog)
+        row = self.panels.tool_row
+        row.addStretch(1)
+        row.addWidget(QLabel("Show"))
+        row.addWidget(self.method_combo)
+        row.addWidget(self.view_combo)
+        row.addWidget(self.save_button)
+
+        self.metrics_table = QTableWidget(0, len(COLUMNS))
+        self.metrics_table.setHorizontalHeaderLabels(COLUMNS)
+        self.metrics_table.verticalHeader().setVisible(False)
+        row_height = self.metrics_table.fontMetrics().height() + 8
+        self.metrics_table.verticalHeader().setDefaultSectionSize(row_height)
+        self.metrics_table.setMinimumHeight(4 * row_height)
+        self.metrics_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.metrics_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.metrics_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        header = self.metrics_table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for c in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        self.metrics_table.itemSelectionChanged.connect(self._on_table_selection)
+        self.metrics_note = QLabel("Metrics appear here after Denoise.")
+        self.metrics_note.setWordWrap(True)
+        bottom = QWidget()
+        bottom_column = QVBoxLayout(bottom)
+        bottom_column.setContentsMargins(0, 0, 0, 0)
+        bottom_column.addWidget(self.metrics_note)
+        bottom_column.addWidget(self.metrics_table, 1)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.panels)
+        right.addWidget(bottom)
+        right.setStretchFactor(0, 4)
+        right.setStretchFactor(1, 1)
+        right.setSizes([520, 8 * row_height])  # room for the noisy row and all five methods
+
+        page = QSplitter(Qt.Orientation.Horizontal)
+        page.addWidget(scroll)
+        page.addWidget(right)
+        page.setStretchFactor(1, 1)
+        page.setSizes([300, 960])
+        return page
+
+    def _build_digits_page(self) -> QWidget:
+        self.digits_note = QLabel("")
+        self.digits_note.setWordWrap(True)
+        self.digits_noise = QDoubleSpinBox()
+        self.digits_noise.setRange(0.0, 1.0)
+        self.digits_noise.setSingleStep(0.05)
+        self.digits_noise.setDecimals(2)
+        self.digits_noise.setValue(0.5)
+        self.digits_noise.setPrefix("noise factor ")
+        self.digits_noise.setToolTip("Std of the Gaussian noise added to the digits (0-1 scale); starts at the "
+                                     "factor the model was trained with.")
+        self.digits_noise.valueChanged.connect(self._on_digits_settings_changed)
+        self.digits_count = QSpinBox()
+        self.digits_count.setRange(1, 20)
+        self.digits_count.setValue(10)
+        self.digits_count.setPrefix("show ")
+        self.digits_count.valueChanged.connect(self._on_digits_count_changed)
+        self.digits_other = QPushButton("Other digits")
+        self.digits_other.setToolTip("Pick other validation samples at random.")
+        self.digits_other.clicked.connect(self._other_digits)
+        row = QHBoxLayout()
+        for widget in (self.digits_noise, self.digits_count, self.digits_other):
+            row.addWidget(widget)
+        row.addStretch(1)
+        self.digits_grid = ImageGrid()
+        page = QWidget()
+        column = QVBoxLayout(page)
+        column.addWidget(self.digits_note)
+        column.addLayout(row)
+        column.addWidget(self.digits_grid, 1)
+        return page
+
+    def fill_sample_menu(self, menu: QMenu) -> None:
+        """One action per sample photograph available offline."""
+        samples = available_samples()
+        for name, (label, _path) in samples.items():
+            action = menu.addAction(label)
+            action.triggered.connect(lambda _checked=False, n=name: self.open_sample(n))
+        if not samples:
+            menu.addAction("No samples (scikit-image's data files are missing)").setEnabled(False)
+
+    # ----- state --------------------------------------------------------------------
+    @Slot()
+    def _sync_enabled(self) -> None:
+        busy = self.runner.is_running()
+        kind = self.noise_kind.currentData()
+        self.sigma.setEnabled(kind in ("gaussian", "speckle"))
+        self.amount.setEnabled(kind == "salt_pepper")
+        self.seed.setEnabled(kind != "none")
+        for widget in (self.open_button, self.sample_button):
+            widget.setEnabled(not busy)
+        chosen = any(b.isChecked() and b.isEnabled() for b in self.method_boxes.values())
+        self.denoise_button.setEnabled(not busy and self.image is not None and chosen)
+        self.cancel_button.setEnabled(busy and self._pending is not None and self._pending[0] in ("denoise", "open"))
+        have = self.result is not None
+        self.method_combo.setEnabled(have)
+        self.view_combo.setEnabled(have)
+        self.save_button.setEnabled(have and not busy)
+        if have:
+            item = self.view_combo.model().item(self.view_combo.findData("diff_clean"))
+            item.setEnabled(self.result.reference is not None)
+        digits_ready = self.session.model is not None and _fits_digits(self.session.model, self.session.dataset)
+        for widget in (self.digits_noise, self.digits_count, self.digits_other):
+            widget.setEnabled(digits_ready and not busy)
+
+    @Slot()
+    def _on_model_changed(self) -> None:
+        model = self.session.model
+        box = self.method_boxes[MODEL_METHOD]
+        if model is None:
+            box.setEnabled(False)
+            box.setChecked(False)
+            box.setToolTip("No model yet: train one in the Training tab (e.g. the residual denoiser on a "
+                           "folder of photos) or open a .keras file.")
+        elif fully_convolutional(model):
+            box.setEnabled(True)
+            box.setText(f"Current model ({model.name})")
+            box.setToolTip(f"{model.name} — {self.session.model_origin}")
+        else:
+            shape = _input_shape(model)
+            shown = "x".join("any" if s is None else str(s) for s in (shape or ())[1:]) or "unknown"
+            box.setEnabled(False)
+            box.setChecked(False)
+            box.setText("Current model")
+            box.setToolTip(f"The current model takes inputs of {shown}; denoising a photograph needs a fully "
+                           "convolutional model (input of any height and width), e.g. the residual denoiser.")
+        self._sync_bundled()
+        if model is not None and self.session.train_config is not None and self.session.noise_factor > 0:
+            self.digits_noise.blockSignals(True)
+            self.digits_noise.setValue(self.session.noise_factor)
+            self.digits_noise.blockSignals(False)
+        self._digit_indices = None
+        self._digits_stale = True
+        if (model is not None and self.image is None and not fully_convolutional(model)
+                and _fits_digits(model, self.session.dataset)):
+            self.views.setCurrentIndex(1)  # a digits autoencoder: show what it does
+        self._describe_digits()
+        self._sync_enabled()
+        self._maybe_refresh_digits()
+
+    def _sync_bundled(self) -> None:
+        """Offer the bundled denoiser only when its file is there."""
+        here = BUNDLED_DENOISER.is_file()
+        box = self.method_boxes[BUNDLED]
+        box.setEnabled(here)
+        box.setToolTip("DnCNN-style residual denoiser shipped with the app (blind, Gaussian sigma 0-50)." if here
+                       else f"The bundled denoiser {BUNDLED_DENOISER.name} is missing from {BUNDLED_DENOISER.parent}; "
+                            "recreate it with `python tools/train_denoiser.py`.")
+
+    @Slot()
+    def _on_dataset_changed(self) -> None:
+        self._digit_indices = None
+        self._digits_stale = True
+        self._describe_digits()
+        self._sync_enabled()
+        self._maybe_refresh_digits()
+
+    # ----- opening ------------------------------------------------------------------
+    @Slot()
+    def _open_dialog(self) -> None:
+        patterns = " ".join(f"*{s}" for s in IMAGE_SUFFIXES)
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", self._last_dir,
+                                              f"Images ({patterns});;All files (*)")
+        if path:
+            self.open_image(path)
+
+    def open_image(self, path: str | os.PathLike, *, remember: bool = True) -> bool:
+        """Read an image file in the background; False when busy (nothing started)."""
+        if self.runner.is_running():
+            self.status_changed.emit("Busy: wait for the running job or cancel it, then open the image again.")
+            return False
+        path = str(path)
+        self._pending = ("open", (path, remember))
+        self._cancelling = False
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("opening…")
+        self.progress_label.setText(f"Opening {Path(path).name}…")
+        self.runner.start(_open_job(path, self.max_pixels), "open image")
+        self._sync_enabled()
+        return True
+
+    def open_sample(self, name: str) -> bool:
+        try:
+            path = sample_path(name)
+        except ValueError as exc:
+            QMessageBox.warning(self, "Sample image not available", str(exc))
+            return False
+        return self.open_image(path, remember=False)
+
+    def drop_mime(self, mime: QMimeData) -> bool:
+        """Open the first local image file in dropped data; True when one was found."""
+        path = self._dropped_path(mime)
+        if path is None:
+            return False
+        return self.open_image(path)
+
+    @staticmethod
+    def _dropped_path(mime: QMimeData) -> str | None:
+        if not mime.hasUrls():
+            return None
+        for url in mime.urls():
+            if url.isLocalFile() and Path(url.toLocalFile()).suffix.lower() in IMAGE_SUFFIXES:
+                return url.toLocalFile()
+        for url in mime.urls():  # another extension: let the reader say what is wrong with it
+            if url.isLocalFile():
+                return url.toLocalFile()
+        return None
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
+        if self._dropped_path(event.mimeData()) is not None and not self.runner.is_running():
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
+        if self.drop_mime(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def _opened(self, image: LoadedImage, remember: bool) -> None:
+        self.image, self.result = image, None
+        if remember:  # not a sample: saving next to scikit-image's own files would be odd
+            self._last_dir = str(image.path.parent)
+            self.recent = push_recent(self.recent, image.path)
+            self._store_recent()
+        self.image_info.setText(_describe(image))
+        self.views.setCurrentIndex(0)
+        self.method_combo.blockSignals(True)
+        self.method_combo.clear()
+        self.method_combo.blockSignals(False)
+        self.panels.set_layout(["original"])
+        self.panels.set_image("original", image.pixels, title=image.path.name)
+        self.metrics_table.setRowCount(0)
+        self.metrics_note.setText("Press Denoise to compare the chosen methods.")
+        h, w = image.size
+        self.progress_label.setText(f"Opened {image.path.name}.")
+        self.status_changed.emit(f"Opened {image.path.name}: {w} x {h} pixels.")
+        self.image_opened.emit(str(image.path))
+
+    def _store_recent(self) -> None:
+        if self._settings is not None:
+            self._settings.setValue("denoise/recent", self.recent)
+        self.recent_changed.emit()
+
+    # ----- denoising ----------------------------------------------------------------
+    def noise_config(self) -> NoiseConfig:
+        return NoiseConfig(kind=self.noise_kind.currentData(), sigma=self.sigma.value(),
+                           amount=self.amount.value() / 100.0, seed=self.seed.value())
+
+    def chosen_methods(self) -> list[str]:
+        return [m for m, box in self.method_boxes.items() if box.isChecked() and box.isEnabled()]
+
+    @Slot()
+    def denoise(self) -> bool:
+        if self.image is None or self.runner.is_running():
+            return False
+        methods = self.chosen_methods()
+        if not methods:
+            self.status_changed.emit("Choose at least one method.")
+            return False
+        model = self.session.model if MODEL_METHOD in methods else None
+        name = f"Current model ({model.name})" if model is not None else ""
+        self._pending = ("denoise", self.image)
+        self._cancelling = False
+        self._started = time.monotonic()
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("starting…")
+        self.progress_label.setText("Starting…")
+        self.runner.start(_denoise_job(self.image.pixels, self.noise_config(), methods, model, name,
+                                       self._bundled), "denoise")
+        self._sync_enabled()
+        self.status_changed.emit(f"Denoising {self.image.path.name} with {len(methods)} method(s)…")
+        return True
+
+    @Slot()
+    def cancel(self) -> None:
+        if self.runner.is_running():
+            self._cancelling = True
+            self.runner.stop()
+            self.progress_label.setText("Cancelling after the current tile…")
+
+    @Slot(object)
+    def _on_event(self, event) -> None:
+        if not isinstance(event, Progress):
+            return
+        if event.total > 0:
+            self.progress.setRange(0, event.total)
+            self.progress.setValue(min(event.done, event.total))
+            self.progress.setFormat(f"{event.done}/{event.total} tiles  %p%")
+        else:
+            self.progress.setRange(0, 0)
+        if event.message:
+            self.progress_label.setText(event.message)
+
+    def _denoised(self, outcome: _Denoised, image: LoadedImage) -> None:
+        if outcome.bundled is not None:
+            self._bundled = (outcome.bundled_stamp, outcome.bundled)
+        if image is not self.image:  # another image was opened meanwhile (cannot happen while busy)
+            return
+        result = self.result = outcome.result
+        reference = result.reference is not None
+        self.panels.set_layout(["original", "noisy", "result"] if reference else ["original", "result"])
+        if reference:
+            self.panels.set_image("original", result.reference, title="Original (clean)")
+            noisy_psnr = next((r.psnr for r in result.metrics if r.method == "noisy"), math.nan)
+            self.panels.set_image("noisy", result.noisy,
+                                  title=f"Noisy: {result.noise.describe()}, {_number(noisy_psnr, 2)} dB")
+        else:
+            self.panels.set_image("original", result.noisy, title=f"Input: {image.path.name}")
+        self.method_combo.blockSignals(True)
+        self.method_combo.clear()
+        for method in result.outputs:
+            self.method_combo.addItem(result.labels[method], method)
+        best = self._best_method()
+        self.method_combo.setCurrentIndex(max(0, self.method_combo.findData(best)))
+        self.method_combo.blockSignals(False)
+        if not reference and self.view_combo.currentData() == "diff_clean":
+            self.view_combo.setCurrentIndex(0)
+        self._fill_metrics()
+        self._sync_enabled()
+        self._show_result()
+        seconds = time.monotonic() - self._started
+        if reference:
+            label = result.labels[best]
+            psnr = next(r.psnr for r in result.metrics if r.method == best)
+            summary = f"best: {label}, {_number(psnr, 2)} dB"
+        else:
+            summary = NO_REFERENCE
+        self.status_changed.emit(f"Denoised {image.path.name} with {len(result.outputs)} method(s) in "
+                                 f"{seconds:.1f} s; {summary}")
+
+    def _best_method(self) -> str:
+        result = self.result
+        scored = [r for r in result.metrics if r.method in result.outputs]
+        if scored:
+            return max(scored, key=lambda r: r.psnr).method
+        return next(iter(result.outputs))
+
+    def _fill_metrics(self) -> None:
+        result = self.result
+        rows = ["noisy"] + list(result.outputs) if result.reference is not None else list(result.outputs)
+        metrics = {r.method: r for r in result.metrics}
+        best = self._best_method() if metrics else None
+        table = self.metrics_table
+        table.blockSignals(True)
+        table.setRowCount(len(rows))
+        for r, method in enumerate(rows):
+            row = metrics.get(method)
+            seconds = result.seconds.get(method)
+            values = [result.labels.get(method, method),
+                      _number(row.psnr, 2) if row else "—",
+                      _number(row.ssim, 4) if row else "—",
+                      _number(seconds, 2) if seconds is not None else "—",
+                      _rate(result.megapixels_per_second(method)) if seconds is not None else "—"]
+            for c, text in enumerate(values):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, method)
+                if c:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if row is None and c in (1, 2):
+                    item.setToolTip(NO_REFERENCE if result.reference is None else "")
+                if method == best:
+                    font = QFont(item.font())
+                    font.setBold(True)
+                    item.setFont(font)
+                table.setItem(r, c, item)
+        table.blockSignals(False)
+        if result.reference is None:
+            self.metrics_note.setText(NO_REFERENCE)
+        else:
+            self.metrics_note.setText(f"Against the clean original ({result.noise.describe()}, seed "
+                                      f"{result.noise.seed}); the best PSNR is in bold. Click a row to show it.")
+
+    def metrics(self) -> dict[str, dict[str, str]]:
+        """The metrics table as {method label: {column: text}} (what the user reads)."""
+        table = self.metrics_table
+        return {table.item(r, 0).text(): {COLUMNS[c]: table.item(r, c).text() for c in range(table.columnCount())}
+                for r in range(table.rowCount())}
+
+    @Slot()
+    def _on_table_selection(self) -> None:
+        items = self.metrics_table.selectedItems()
+        if items:
+            index = self.method_combo.findData(items[0].data(Qt.ItemDataRole.UserRole))
+            if index >= 0:
+                self.method_combo.setCurrentIndex(index)
+
+    @Slot()
+    def _show_result(self) -> None:
+        result, method = self.result, self.method_combo.currentData()
+        if result is None or method not in result.outputs:
+            return
+        output, label, view = result.outputs[method], result.labels[method], self.view_combo.currentData()
+        metric = next((r for r in result.metrics if r.method == method), None)
+        scored = f": {_number(metric.psnr, 2)} dB, SSIM {_number(metric.ssim, 3)}" if metric else ""
+        if view == "result" or (view == "diff_clean" and result.reference is None):
+            self.panels.set_image("result", output, title=f"{label}{scored}")
+            return
+        against = result.reference if view == "diff_clean" else result.noisy
+        difference = LazyDifference(output, against)
+        top = max(1.0 / 255.0, difference.robust_max())
+        what = "clean" if view == "diff_clean" else "noisy"
+        self.panels.set_image("result", difference, title=f"|{label} − {what}|", cmap="magma", vmin=0.0,
+                              vmax=top, colorbar=f"|result − {what}| (0-1 scale; top = 99.5th percentile)")
+
+    def shown_image(self, panel: str) -> np.ndarray:
+        """What panel `panel` ("original", "noisy" or "result") draws now."""
+        return self.panels.shown_image(panel)
+
+    # ----- saving -------------------------------------------------------------------
+    @Slot()
+    def _save_dialog(self) -> None:
+        if self.result is None or self.image is None:
+            return
+        label = self.result.labels[self.method_combo.currentData()]
+        folder = self._last_dir if os.access(self._last_dir or ".", os.W_OK) else str(Path.home())
+        default = str(Path(folder) / suggested_name(self.image, label))
+        path, _ = QFileDialog.getSaveFileName(self, "Save result", default, SAVE_FILTERS,
+                                              options=QFileDialog.Option.DontConfirmOverwrite)  # asked below
+        if path:
+            self.save_result_to(path)
+
+    def save_result_to(self, path: str | os.PathLike) -> bool:
+        """Write the shown method's output to `path` in the background; False when not started."""
+        if self.result is None or self.image is None or self.runner.is_running():
+            return False
+        path = with_image_suffix(path)
+        if path.exists():
+            if same_file(path, self.image.path):
+                question = (f"{path.name} is the image you opened. Replace the original with the denoised "
+                            "result? This cannot be undone.")
+            else:
+                question = f"{path.name} already exists. Replace it?"
+            answer = QMessageBox.question(self, "Replace file?", question,
+                                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                          QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                self.status_changed.emit("Not saved.")
+                return False
+        method = self.method_combo.currentData()
+        bit_depth = kept_bit_depth(self.image, path)
+        self._pending = ("save", (path, method, bit_depth))
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("saving…")
+        self.progress_label.setText(f"Saving {path.name}…")
+        self.runner.start(_save_job(path, self.result.outputs[method], bit_depth, self.image.alpha), "save image")
+        self._sync_enabled()
+        return True
+
+    def _saved(self, path: Path, method: str, bit_depth: int) -> None:
+        self._last_dir = str(path.parent)
+        notes = [f"{bit_depth}-bit"]
+        if self.image is not None and self.image.alpha is not None:
+            notes.append("no transparency (JPEG has none)" if path.suffix.lower() in (".jpg", ".jpeg")
+                         else "transparency kept")
+        if self.image is not None and self.image.bit_depth == 16 and bit_depth == 8:
+            notes.append("16-bit needs PNG or TIFF")
+        label = self.result.labels.get(method, method) if self.result is not None else method
+        self.progress_label.setText(f"Saved {path.name}.")
+        self.status_changed.emit(f"Saved {label} to {path} ({', '.join(notes)}).")
+
+    # ----- digits (a denoising autoencoder trained in the app) ----------------------
+    def _describe_digits(self) -> None:
+        model, data = self.session.model, self.session.dataset
+        if model is None:
+            text = ("Train a denoising autoencoder in the Training tab (tick \"Denoising\", e.g. on the built-in "
+                    "MNIST digits) and its validation digits show here: original, noisy, denoised.")
+        elif data is None:
+            text = "The current model has no data to show: load data in the Training or Reconstruction tab."
+        elif not _fits_digits(model, data):
+            text = (f"The current model does not take this data's images ({data.summary()}): train a model on "
+                    "them in the Training tab.")
+        else:
+            trained = (f"trained with noise factor {self.session.noise_factor:g}" if self.session.noise_factor > 0
+                       else "trained without noise (plain autoencoder)")
+            text = f"{model.name}, {trained}, on {data.summary()}."
+        self.digits_note.setText(text)
+        if model is None or not _fits_digits(model, data):
+            self.digits = None
+            self.digits_grid.clear_images()
+
+    @Slot()
+    def _on_digits_settings_changed(self) -> None:
+        self._digits_stale = True
+        self._maybe_refresh_digits()
+
+    @Slot()
+    def _on_digits_count_changed(self) -> None:
+        self._digit_indices = None
+        self._on_digits_settings_changed()
+
+    @Slot()
+    def _other_digits(self) -> None:
+        data = self.session.dataset
+        if data is None or not len(data.x_val):
+            return
+        n = min(self.digits_count.value(), len(data.x_val))
+        self._digit_indices = np.sort(np.random.default_rng().choice(len(data.x_val), size=n, replace=False))
+        self._on_digits_settings_changed()
+
+    @Slot()
+    @Slot(int)
+    def _maybe_refresh_digits(self, *_args) -> None:
+        """Reconstruct digits when the Digits page is on screen and what it shows is out of date."""
+        model, data = self.session.model, self.session.dataset
+        if (not self._digits_stale or self.runner.is_running() or self.views.currentIndex() != 1
+                or not self.isVisible() or model is None or not _fits_digits(model, data)):
+            return
+        if self._digit_indices is None or self._digit_indices.max(initial=-1) >= len(data.x_val):
+            self._digit_indices = np.arange(min(self.digits_count.value(), len(data.x_val)))
+        self._digits_stale = False
+        noise = self.digits_noise.value()
+        self._pending = ("digits", noise)
+        self.runner.start(_digits_job(model, data, self._digit_indices, noise, seed=0), "digits")
+        self._sync_enabled()
+
+    def _show_digits(self, recon, noise: float) -> None:
+        self.digits = recon
+        rows, titles = [recon.targets, recon.outputs], ["original", "reconstructed"]
+        if noise > 0:
+            rows, titles = [recon.targets, recon.inputs, recon.outputs], ["original", "noisy", "denoised"]
+        labels = recon.labels
+        captions = [(f"{labels[i]}\n" if labels is not None else "") + f"err {recon.errors[i]:.4f}"
+                    for i in range(len(recon.targets))]
+        self.digits_grid.set_images(rows, titles, captions)
+        mean = float(np.mean(recon.errors)) if len(recon.errors) else math.nan
+        self.status_changed.emit(f"Digits: mean error against the clean originals {mean:.5f}.")
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self._sync_bundled()
+        self._sync_enabled()
+        self._maybe_refresh_digits()
+
+    # ----- job outcomes -------------------------------------------------------------
+    @Slot(object)
+    def _on_succeeded(self, outcome) -> None:
+        pending, self._pending = self._pending or ("", None), None
+        kind, payload = pending
+        self._outcome = "done"
+        if kind == "open" and self._cancelling:  # reading cannot stop midway: drop what it read
+            self._outcome = "cancelled"
+            self.progress_label.setText("Cancelled.")
+            self.status_changed.emit("Cancelled; the image was not opened.")
+        elif kind == "open":
+            self._opened(outcome, payload[1])
+        elif kind == "denoise":
+            self._denoised(outcome, payload)
+        elif kind == "save":
+            self._saved(*payload)
+        elif kind == "digits":
+            self._show_digits(outcome, payload)
+
+    @Slot(str, str)
+    def _on_failed(self, message: str, detail: str) -> None:
+        pending, self._pending = self._pending or ("", None), None
+        kind, payload = pending
+        if self._cancelling or "Cancelled:" in detail:
+            self._outcome = "cancelled"
+            self.progress_label.setText("Cancelled.")
+            self.status_changed.emit("Cancelled; nothing changed.")
+            return
+        self._outcome = "failed"
+        if kind == "open":
+            path = payload[0]
+            title = "Could not open the image"
+            if not Path(path).exists() and path in self.recent:
+                self.recent.remove(path)
+                self._store_recent()
+        else:
+            title = {"denoise": "Could not denoise", "save": "Could not save the result",
+                     "digits": "Could not denoise the digits"}.get(kind, "Something went wrong")
+        self.progress_label.setText(f"{title}: {message}")
+        self.status_changed.emit(f"{title}: {message}")
+        QMessageBox.warning(self, title, message)
+
+    @Slot()
+    def _on_finished(self) -> None:
+        self._cancelling = False
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if self._outcome == "done" else 0)
+        self.progress.setFormat(self._outcome)
+        self._sync_enabled()
+        self._maybe_refresh_digits()
+
+    # ----- settings -----------------------------------------------------------------
+    def save_settings(self, settings: QSettings) -> None:
+        settings.setValue("denoise/noise_kind", self.noise_kind.currentData())
+        settings.setValue("denoise/sigma", self.sigma.value())
+        settings.setValue("denoise/amount", self.amount.value())
+        settings.setValue("denoise/seed", self.seed.value())
+        settings.setValue("denoise/methods", [m for m, b in self.method_boxes.items() if b.isChecked()])
+        settings.setValue("denoise/view", self.view_combo.currentData())
+        settings.setValue("denoise/recent", self.recent)
+        settings.setValue("denoise/last_dir", self._last_dir)
+        settings.setValue("denoise/digits_count", self.digits_count.value())
+
+    def restore_settings(self, settings: QSettings) -> None:
+        self._settings = settings
+        self.recent = clean_recent(settings.value("denoise/recent", []))
+        try:
+            index = self.noise_kind.findData(str(settings.value("denoise/noise_kind", "gaussian")))
+            if index >= 0:
+                self.noise_kind.setCurrentIndex(index)
+            self.sigma.setValue(float(settings.value("denoise/sigma", 25.0)))
+            self.amount.setValue(float(settings.value("denoise/amount", 5.0)))
+            self.seed.setValue(int(settings.value("denoise/seed", 0)))
+            methods = settings.value("denoise/methods")
+            if methods is not None:
+                chosen = set(clean_recent(methods, limit=len(METHODS)))
+                for method, box in self.method_boxes.items():
+                    box.setChecked(method in chosen and box.isEnabled())
+            index = self.view_combo.findData(str(settings.value("denoise/view", "result")))
+            self.view_combo.setCurrentIndex(max(0, index))
+            self._last_dir = str(settings.value("denoise/last_dir", "") or "")
+            self.digits_count.setValue(int(settings.value("denoise/digits_count", 10)))
+        except (TypeError, ValueError):
+            pass  # settings from another version: keep the defaults
+        self.recent_changed.emit()
+        self._sync_enabled()

@@ -15,7 +15,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 from engine.config import TrainConfig  # noqa: E402
 from engine.mnist import load_mnist  # noqa: E402

@@ -216,7 +216,6 @@ def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
 def _photo_folder(folder, n=3, size=(50, 60), rgb=False):
     from PIL import Image
     folder.mkdir()
-    rng = np.random.default_rng(2)
     yy, xx = np.mgrid[0:size[0], 0:size[1]]
     for i in range(n):
         smooth = 0.5 + 0.4 * np.sin(xx / (5 + i)) * np.cos(yy / 7)

@@ -1,7 +1,6 @@
 """The Reconstruction tab on a model trained in the app and on opened files."""
 import keras
 import numpy as np
-from PySide6.QtCore import Qt
 
 from tests.gui.test_training_tab import click, use_array
 

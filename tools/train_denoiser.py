@@ -24,8 +24,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from engine.denoiser import BUNDLED_NAME, build_dncnn  # noqa: E402
+from engine.denoise import BUNDLED_DENOISER  # noqa: E402
+from engine.denoiser import build_dncnn  # noqa: E402
 from engine.images import read_image  # noqa: E402
+from engine.fileio import atomic_path  # noqa: E402
 from engine.modelio import save_model  # noqa: E402
 
 
@@ -65,7 +67,7 @@ def psnr(model: keras.Model, clean: np.ndarray, sigma: float, seed: int = 0) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "train400"))
-    parser.add_argument("--out", default=str(ROOT / "resources" / BUNDLED_NAME))
+    parser.add_argument("--out", default=str(BUNDLED_DENOISER))
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--depth", type=int, default=12)
     parser.add_argument("--filters", type=int, default=48)
@@ -83,19 +85,38 @@ def main() -> None:
     train, val = crops[args.validation:], crops[:args.validation]
     print(f"{len(train)} training crops, {len(val)} validation crops of {crops.shape[1:]}", flush=True)
     model = keras.saving.load_model(args.resume, safe_mode=True) if args.resume else build_dncnn(args.depth, args.filters)
-    # Estimate the number of epochs that fit in the time budget from a short timed run.
-    probe = patches(train, args.patch, args.batch, args.seed + 99, 55.0)
-    model.compile(optimizer=keras.optimizers.Adam(args.lr), loss="mse")
+    # A resumed run only replaces the weights it started from when it beats them.
+    best = {"psnr": psnr(model, val, 25.0) if args.resume else -math.inf}
+    if args.resume:
+        print(f"resumed from {args.resume}: val PSNR(25) {best['psnr']:.2f} dB", flush=True)
+    # Estimate the number of epochs that fit in the time budget from a short timed run on a
+    # throw-away copy (a fresh optimiser's first steps would disturb trained weights).
+    probe_model = keras.models.clone_model(model)
+    probe_model.compile(optimizer=keras.optimizers.Adam(args.lr), loss="mse")
     started = time.perf_counter()
-    model.fit(probe, steps_per_epoch=20, epochs=1, verbose=0)
+    probe_model.fit(patches(train, args.patch, args.batch, args.seed + 99, 55.0), steps_per_epoch=20, epochs=1,
+                    verbose=0)
     per_step = (time.perf_counter() - started) / 20
+    del probe_model
     epochs = max(1, int(args.minutes * 60 / (per_step * args.steps_per_epoch * 1.08)))
     print(f"{per_step * 1000:.0f} ms per step: {epochs} epochs of {args.steps_per_epoch} steps in "
           f"{args.minutes:g} min", flush=True)
-    schedule = keras.optimizers.schedules.CosineDecay(args.lr, decay_steps=epochs * args.steps_per_epoch, alpha=0.01)
+    total = epochs * args.steps_per_epoch
+    # A resumed run warms the learning rate up, so that Adam's first steps stay small.
+    warmup = min(500, total // 10) if args.resume else 0
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0 if warmup else args.lr, decay_steps=total - warmup, alpha=0.01,
+        warmup_target=args.lr if warmup else None, warmup_steps=warmup)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse")
-    best = {"psnr": -math.inf}
     log = []
+    deadline = time.perf_counter() + args.minutes * 60
+
+    def write_info() -> None:
+        info = {"architecture": model.name, "parameters": int(model.count_params()),
+                "best_val_psnr_sigma25": best["psnr"], "minutes": (time.perf_counter() - started) / 60,
+                "args": vars(args), "log": log}
+        with atomic_path(Path(args.out).with_suffix(".json")) as tmp:
+            tmp.write_text(json.dumps(info, indent=1))
 
     class Keep(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -107,14 +128,16 @@ def main() -> None:
                 best["psnr"] = value
                 save_model(self.model, args.out)
                 mark = "  saved"
+            write_info()  # after every epoch, so a run stopped early still documents its weights
             print(f"epoch {epoch + 1}/{epochs} loss {logs['loss']:.6f} val PSNR(25) {value:.2f} dB{mark}", flush=True)
+            if time.perf_counter() > deadline:
+                print("time budget spent: stopping", flush=True)
+                self.model.stop_training = True
 
     started = time.perf_counter()
     model.fit(patches(train, args.patch, args.batch, args.seed, 55.0), steps_per_epoch=args.steps_per_epoch,
               epochs=epochs, callbacks=[Keep()], verbose=0)
-    info = {"architecture": model.name, "parameters": int(model.count_params()), "best_val_psnr_sigma25": best["psnr"],
-            "minutes": (time.perf_counter() - started) / 60, "args": vars(args), "log": log}
-    Path(args.out).with_suffix(".json").write_text(json.dumps(info, indent=1))
+    write_info()
     print(f"best validation PSNR at sigma 25: {best['psnr']:.2f} dB -> {args.out}")
 
 

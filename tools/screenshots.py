@@ -1,6 +1,7 @@
 """Drive the real app offscreen and save screenshots of each tab during and after training.
 
 Usage: QT_QPA_PLATFORM=offscreen python tools/screenshots.py OUT_DIR [--kind dense] [--epochs 6]
+       QT_QPA_PLATFORM=offscreen python tools/screenshots.py OUT_DIR --denoise astronaut [--sigma 25]
 """
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QSettings, QTimer  # noqa: E402
+from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from gui.main_window import MainWindow  # noqa: E402
@@ -27,6 +29,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--noise", type=float, default=0.0)
     parser.add_argument("--mid-epoch", type=int, default=3, help="grab the mid-training shot after this epoch")
+    parser.add_argument("--denoise", default="", help="instead of training: denoise this sample photograph")
+    parser.add_argument("--sigma", type=float, default=25.0)
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -35,6 +39,9 @@ def main() -> int:
     window = MainWindow(settings)
     window.resize(1400, 900)
     window.show()
+    if args.denoise:
+        denoise_shots(app, window, out, args.denoise, args.sigma)
+        return 0
     tab = window.training_tab
     set_choice(tab.model_kind, args.kind)
     tab.epochs.setValue(args.epochs)
@@ -69,6 +76,39 @@ def main() -> int:
     app.exec()
     print("\n".join(str(p) for p in sorted(out.glob("*.png"))))
     return 0
+
+
+def denoise_shots(app, window, out: Path, sample: str, sigma: float) -> None:
+    """Open a sample photograph, add Gaussian noise, compare the bundled model with NL-means."""
+    def wait(done, timeout=600.0):
+        end = time.monotonic() + timeout
+        while not done() and time.monotonic() < end:
+            app.processEvents(QEventLoop.AllEvents, 50)
+            time.sleep(0.01)
+        return done()
+
+    def shot(name):
+        wait(lambda: False, timeout=0.5)  # let layouts and canvases settle
+        window.grab().save(str(out / name))
+        print(out / name)
+
+    tab = window.denoise_tab
+    window.tabs.setCurrentWidget(tab)
+    tab.open_sample(sample)
+    if not wait(lambda: tab.image is not None and not tab.runner.is_running()):
+        raise TimeoutError(f"could not open the sample {sample!r}")
+    tab.noise_kind.setCurrentIndex(tab.noise_kind.findData("gaussian"))
+    tab.sigma.setValue(sigma)
+    for method, box in tab.method_boxes.items():
+        box.setChecked(method in ("nl_means", "DnCNN (bundled)"))
+    tab.denoise()
+    if not wait(lambda: not tab.runner.is_running()):
+        raise TimeoutError("denoising did not finish in time")
+    tab.method_combo.setCurrentIndex(tab.method_combo.findData("DnCNN (bundled)"))
+    shot(f"denoise_{sample}.png")
+    tab.view_combo.setCurrentIndex(tab.view_combo.findData("diff_clean"))
+    shot(f"denoise_{sample}_difference.png")
+    window.close()
 
 
 if __name__ == "__main__":

@@ -5,13 +5,24 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-MODEL_KINDS = ("dense", "sparse", "deep", "conv", "residual")
+MODEL_KINDS = ("dense", "sparse", "deep", "conv", "residual", "vae", "conv_vae", "aae")
 MODEL_LABELS = {
     "dense": "Dense (one hidden code layer)",
     "sparse": "Sparse (L1 on the code)",
     "deep": "Deep dense (128-64-code-64-128)",
     "conv": "Convolutional",
     "residual": "Residual denoiser (DnCNN-style, any image size)",
+    "vae": "Variational (dense, 784-512-latent)",
+    "conv_vae": "Variational (convolutional)",
+    "aae": "Adversarial (AAE, latent prior)",
+}
+GENERATIVE_KINDS = ("vae", "conv_vae", "aae")
+VAE_KINDS = ("vae", "conv_vae")
+LATENT_RANGE = (1, 256)
+PRIORS = ("gaussian", "mixture")
+PRIOR_LABELS = {
+    "gaussian": "Gaussian N(0, I)",
+    "mixture": "Mixture of Gaussians (one component per class)",
 }
 LOSSES = ("bce", "mse")
 LOSS_LABELS = {"bce": "Binary cross-entropy", "mse": "Mean squared error"}
@@ -45,6 +56,8 @@ class TrainConfig:
     lr_schedule: str = "cosine"
     filters: int = 32
     depth: int = 12
+    beta: float = 1.0
+    prior: str = "gaussian"
 
     LIMITS: ClassVar[dict[str, Limits]] = {
         "code_size": Limits(1, 4096, "Units in the code (bottleneck) layer; for conv, channels of the code map."),
@@ -59,6 +72,7 @@ class TrainConfig:
         "preview_count": Limits(1, 32, "Validation samples shown in the live preview."),
         "filters": Limits(1, 1024, "Channels of the hidden convolution layers (conv and residual models)."),
         "depth": Limits(3, 64, "Convolution layers of the residual denoiser."),
+        "beta": Limits(0.0, 100.0, "Weight of the KL term (VAE only); 1 = the standard ELBO."),
     }
 
     def __post_init__(self) -> None:
@@ -71,19 +85,39 @@ class TrainConfig:
             raise ConfigError(f"Unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}.")
         if self.lr_schedule not in ("constant", "cosine"):
             raise ConfigError(f"Unknown learning-rate schedule {self.lr_schedule!r}; use 'constant' or 'cosine'.")
+        if self.prior not in PRIORS:
+            raise ConfigError(f"Unknown prior {self.prior!r}; choose one of {', '.join(PRIORS)}.")
         if self.model_kind == "residual" and (self.noise_factor <= 0 or self.loss != "mse"):
             raise ConfigError("The residual denoiser learns to remove noise: tick Denoising, set a noise factor "
                               "(0.1 = sigma 25 on a 0-255 scale) and choose mean squared error.")
+        if self.generative:
+            low, high = LATENT_RANGE
+            size = self.code_size
+            if isinstance(size, bool) or not isinstance(size, (int, float)) or size != size \
+                    or int(size) != size or not low <= size <= high:
+                raise ConfigError(f"The latent size (code size) of the {MODEL_LABELS[self.model_kind]} model must be "
+                                  f"a whole number from {low} to {high}; got {size!r}.")
         for name, lim in self.LIMITS.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"{name} must be a number, got {value!r}.")
             if value != value or not (lim.low <= value <= lim.high):  # NaN fails too
                 raise ConfigError(f"{name} = {value} is out of range; allowed {lim.low:g} to {lim.high:g}. {lim.help}")
+        if self.generative:
+            if self.model_kind in VAE_KINDS and self.loss != "bce":
+                raise ConfigError("A variational autoencoder needs binary cross-entropy: its loss (the ELBO) is the "
+                                  "cross-entropy summed over pixels plus beta times the KL term. Choose binary "
+                                  "cross-entropy, or an Adversarial (AAE) model for mean squared error.")
+        # Denoising generative models are allowed: the noisy image goes in, the clean one is the target.
 
     @property
     def denoising(self) -> bool:
         return self.noise_factor > 0
+
+    @property
+    def generative(self) -> bool:
+        """True for the VAE and AAE kinds (code_size is then the latent size)."""
+        return self.model_kind in GENERATIVE_KINDS
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -98,6 +98,13 @@ def warm_up_job() -> Job:
     return job
 
 
+def sampling_job(model, dataset, limit: int = 10000) -> Job:
+    """Encode the validation samples of a VAE / AAE for the Sampling tab -> engine.latent.LatentView."""
+    from engine.latent import sampling_job as latent_job
+
+    return latent_job(model, dataset, limit)
+
+
 def open_model_job(path: str) -> Job:
     def job(on_event: EventCallback, stop: threading.Event):
         from engine.modelio import load_model

@@ -8,6 +8,11 @@ import keras
 import numpy as np
 
 from engine.fileio import atomic_path
+from engine.generative import AAE, VAE
+
+# Importing engine.generative registers the VAE / AAE classes (package "autoencoder_studio"),
+# so keras.saving.load_model(..., safe_mode=True) can rebuild them.
+GENERATIVE_CLASSES = (VAE, AAE)
 
 
 class ModelFileError(ValueError):

@@ -12,9 +12,14 @@ from engine.config import ConfigError, TrainConfig
 DEEP_UNITS = (128, 64)
 
 
-def build_autoencoder(config: TrainConfig, input_shape: tuple[int, ...], output_activation: str = "sigmoid") -> keras.Model:
-    """The autoencoder for `config.model_kind` on samples of `input_shape`."""
+def build_autoencoder(config: TrainConfig, input_shape: tuple[int, ...], output_activation: str = "sigmoid",
+                      n_classes: int | None = None) -> keras.Model:
+    """The autoencoder for `config.model_kind` on samples of `input_shape` (`n_classes`: mixture-prior AAE only)."""
     input_shape = tuple(int(d) for d in input_shape)
+    if config.generative:
+        from engine.generative import build_generative
+
+        return build_generative(config, input_shape, n_classes, output_activation)
     if config.model_kind == "residual":
         return _residual(config, input_shape)
     if config.model_kind == "conv":
@@ -45,6 +50,9 @@ def decoder_of(model: keras.Model) -> keras.Model:
 
 
 def _part(model: keras.Model, name: str) -> keras.Model:
+    part = getattr(model, name, None)  # VAE / AAE (engine.generative) hold their parts as attributes
+    if isinstance(part, keras.Model):
+        return part
     try:
         return model.get_layer(name)
     except ValueError as exc:

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from engine.config import ConfigError, TrainConfig
+from engine.config import MODEL_LABELS, ConfigError, TrainConfig
 from engine.events import (BatchEnded, EpochEnded, EventCallback, Failed, Finished, PreviewReady, Started,
                            ignore_event)
 from engine.models import build_autoencoder
@@ -50,9 +50,14 @@ def train(config: TrainConfig, dataset, on_event: EventCallback = ignore_event,
     if config.loss == "bce" and not unit_range:
         raise ConfigError("Binary cross-entropy needs data in [0, 1]; this data is not. Choose mean squared error.")
 
-    model = build_autoencoder(config, x_train.shape[1:], "sigmoid" if unit_range else "linear")
+    labels = _mixture_labels(config, dataset)
+    n_classes = labels[2] if labels else None
+    model = build_autoencoder(config, x_train.shape[1:], "sigmoid" if unit_range else "linear", n_classes=n_classes)
     compile_model(model, config, steps)
     val_inputs = add_noise(x_val, config.noise_factor, seed=config.seed + 1) if config.denoising else x_val
+    val_data = (val_inputs, x_val)
+    if labels and labels[1] is not None:
+        val_data += (labels[1],)
     n_preview = min(config.preview_count, len(x_val))
     streamer = _Streamer(on_event, stop, config, steps,
                          preview=(val_inputs[:n_preview].copy(), x_val[:n_preview].copy()))
@@ -64,8 +69,8 @@ def train(config: TrainConfig, dataset, on_event: EventCallback = ignore_event,
 
     started = time.perf_counter()
     model.fit(
-        _train_pipeline(x_train, batch_size, config.noise_factor, config.seed),
-        validation_data=tf.data.Dataset.from_tensor_slices((val_inputs, x_val)).batch(max(batch_size, 256)),
+        _train_pipeline(x_train, batch_size, config.noise_factor, config.seed, labels[0] if labels else None),
+        validation_data=tf.data.Dataset.from_tensor_slices(val_data).batch(max(batch_size, 256)),
         epochs=config.epochs, callbacks=[streamer], verbose=0, shuffle=False,
     )
     return _finish(model, config, dataset, streamer, time.perf_counter() - started, on_event)
@@ -73,11 +78,32 @@ def train(config: TrainConfig, dataset, on_event: EventCallback = ignore_event,
 
 def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int) -> None:
     """Adam (optionally cosine-decayed), the chosen loss, XLA where it was measured to help."""
-    lr: Any = config.learning_rate
-    if config.lr_schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=max(1, config.epochs * steps_per_epoch),
-                                                    alpha=0.05)
+
+    def rate(initial: float) -> Any:
+        if config.lr_schedule != "cosine":
+            return initial
+        return keras.optimizers.schedules.CosineDecay(initial, decay_steps=max(1, config.epochs * steps_per_epoch),
+                                                      alpha=0.05)
+
+    lr = rate(config.learning_rate)
     loss = "binary_crossentropy" if config.loss == "bce" else "mse"
+    if config.generative:
+        # VAE / AAE train with their own losses in train_step. Measured on 2 cores (dense VAE,
+        # latent 20, batch 128, 55k MNIST): 16 steps per execution 6-10 -> 4.6-5.2 s per epoch;
+        # XLA on top gave nothing more, so it is off.
+        extra: dict[str, Any] = {}
+        if config.model_kind == "aae":
+            from engine.generative import DISCRIMINATOR_LR_RATIO, GENERATOR_LR_RATIO
+
+            # The adversarial phases follow the same schedule, or a decayed reconstruction rate
+            # lets them take over late in training and undo the reconstruction.
+            extra = {"loss": loss,
+                     "discriminator_optimizer": keras.optimizers.Adam(
+                         rate(config.learning_rate * DISCRIMINATOR_LR_RATIO), beta_1=0.5),
+                     "generator_optimizer": keras.optimizers.Adam(
+                         rate(config.learning_rate * GENERATOR_LR_RATIO), beta_1=0.5)}
+        model.compile(optimizer=keras.optimizers.Adam(lr), steps_per_execution=STEPS_PER_EXECUTION, **extra)
+        return
     # Measured on 2 CPU cores (benchmarks/time_to_quality.py): for the dense kinds XLA and
     # 16 steps per execution cut the per-step overhead that dominates such small models
     # (1.4 s -> 0.8 s per MNIST epoch at batch 64); the conv model is slower with XLA.
@@ -93,23 +119,66 @@ def add_noise(x: np.ndarray, factor: float, seed: int) -> np.ndarray:
     return np.clip(x + factor * rng.standard_normal(x.shape, dtype=np.float32), 0.0, 1.0).astype(np.float32)
 
 
-def _train_pipeline(x: np.ndarray, batch_size: int, noise_factor: float, seed: int) -> tf.data.Dataset:
-    """Shuffled batches gathered by index (cheap per step); fresh noise every epoch when denoising."""
+def _train_pipeline(x: np.ndarray, batch_size: int, noise_factor: float, seed: int,
+                    labels: np.ndarray | None = None) -> tf.data.Dataset:
+    """Shuffled batches gathered by index (cheap per step); fresh noise every epoch when denoising.
+    Yields (inputs, targets), or (inputs, targets, labels) when `labels` are given (mixture-prior AAE)."""
     data = tf.constant(x)
     n = len(x)
     ds = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-    ds = ds.map(lambda idx: tf.gather(data, idx), num_parallel_calls=tf.data.AUTOTUNE)
+    if labels is not None:
+        classes = tf.constant(labels)
+        ds = ds.map(lambda idx: (tf.gather(data, idx), tf.gather(classes, idx)), num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.map(lambda idx: tf.gather(data, idx), num_parallel_calls=tf.data.AUTOTUNE)
     if noise_factor > 0:
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
 
-        def noisy(clean, s):
+        def noisy(batch, s):
+            clean = batch[0] if labels is not None else batch
             noise = tf.random.stateless_normal(tf.shape(clean), seed=tf.stack([s, tf.constant(seed, tf.int64)]))
-            return tf.clip_by_value(clean + noise_factor * noise, 0.0, 1.0), clean
+            inputs = tf.clip_by_value(clean + noise_factor * noise, 0.0, 1.0)
+            return (inputs, clean, batch[1]) if labels is not None else (inputs, clean)
 
         ds = tf.data.Dataset.zip((ds, seeds)).map(noisy, num_parallel_calls=tf.data.AUTOTUNE)
+    elif labels is not None:
+        ds = ds.map(lambda clean, y: (clean, clean, y))
     else:
         ds = ds.map(lambda clean: (clean, clean))
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _mixture_labels(config: TrainConfig, dataset):
+    """(train_idx, val_idx, n_classes) for an AAE with the mixture prior and usable labels, else None."""
+    if config.model_kind != "aae" or config.prior != "mixture":
+        return None
+    return _class_indices(getattr(dataset, "y_train", None), getattr(dataset, "y_val", None))
+
+
+def _class_indices(y_train, y_val=None):
+    """Map labels to 0..K-1 for the mixture prior: (train_idx, val_idx, K), or None when the labels
+    are unusable (missing, or more than 256 distinct values). Unseen validation labels get -1."""
+    if y_train is None:
+        return None
+    y_train = np.asarray(y_train).reshape(len(y_train), -1)
+    if y_train.shape[1] != 1:
+        return None
+    y_train = y_train[:, 0]
+    classes = np.unique(y_train)
+    if len(classes) > 256 or len(classes) == 0:
+        return None
+    if np.issubdtype(y_train.dtype, np.integer) and classes.min() >= 0 and classes.max() < 256:
+        def index(y):
+            y = np.asarray(y).reshape(-1)
+            return np.where((y >= 0) & (y <= classes.max()), y, -1).astype(np.int32)
+        k = int(classes.max()) + 1
+    else:
+        def index(y):
+            y = np.asarray(y).reshape(-1)
+            pos = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
+            return np.where(classes[pos] == y, pos, -1).astype(np.int32)
+        k = len(classes)
+    return index(y_train), (None if y_val is None else index(y_val)), max(k, 1)
 
 
 class _Streamer(keras.callbacks.Callback):
@@ -200,9 +269,14 @@ def _finish(model, config, dataset, s: _Streamer, seconds: float, on_event) -> T
             message = f"Finished {done} epoch(s) in {seconds:.1f} s; {best}."
     on_event(Finished(s.history, s.best_epoch, None if s.best_weights is None else s.best_val,
                       s.stopped_by_user, seconds, message))
+    metadata = {"input_shape": list(dataset.x_train.shape[1:]), "config": config.to_dict()}
+    if config.generative:
+        metadata.update(latent_size=config.code_size, beta=config.beta if config.model_kind != "aae" else None,
+                        prior="gaussian" if config.model_kind != "aae" else config.prior)
+        if config.model_kind == "aae":
+            metadata["n_classes"] = int(model.n_classes)
     return TrainResult(model, config, s.history, s.best_epoch, None if s.best_weights is None else s.best_val,
-                       s.stopped_by_user, message, dataset.summary(),
-                       {"input_shape": list(dataset.x_train.shape[1:]), "config": config.to_dict()})
+                       s.stopped_by_user, message, dataset.summary(), metadata)
 
 
 def _checked_arrays(dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -226,4 +300,8 @@ def _fitting_batch_size(batch_size: int, n: int) -> tuple[int, str]:
 def _describe(config: TrainConfig, dataset, batch_size: int, notes: str) -> str:
     kind = config.model_kind + (" denoising" if config.denoising else "")
     text = f"Training a {kind} autoencoder on {dataset.summary()}, batch {batch_size}"
+    if config.generative:
+        extra = f"beta {config.beta:g}" if config.model_kind != "aae" else f"{config.prior} prior"
+        text = (f"Training a {MODEL_LABELS[config.model_kind]}{' denoising' if config.denoising else ''} model "
+                f"(latent {config.code_size}, {extra}) on {dataset.summary()}, batch {batch_size}")
     return f"{text} ({notes})." if notes else f"{text}."

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 from gui.session import Session
 from gui.tabs.denoise_tab import DenoiseTab
 from gui.tabs.reconstruction_tab import ReconstructionTab
+from gui.tabs.sampling_tab import SamplingTab
 from gui.tabs.training_tab import TrainingTab
 from gui.worker import JobRunner, stop_all
 
@@ -23,18 +24,23 @@ class MainWindow(QMainWindow):
         self.training_tab = TrainingTab(self.session)
         self.reconstruction_tab = ReconstructionTab(self.session)
         self.denoise_tab = DenoiseTab(self.session)
+        self.sampling_tab = SamplingTab(self.session)
+        for runner in (self.reconstruction_tab.runner, self.denoise_tab.runner):
+            self.sampling_tab.add_model_user(runner)  # their jobs may use the session model
         self.tabs = QTabWidget()
         self.tabs.addTab(self.training_tab, "Training")
         self.tabs.addTab(self.reconstruction_tab, "Reconstruction")
         self.tabs.addTab(self.denoise_tab, "Denoise")
+        self.tabs.addTab(self.sampling_tab, "Sampling")
         self.setCentralWidget(self.tabs)
         self.status_label = QLabel("Ready. Press Start training to train on the built-in MNIST digits.")
         self.statusBar().addWidget(self.status_label, 1)
-        for tab in (self.training_tab, self.reconstruction_tab, self.denoise_tab):
+        for tab in self._all_tabs():
             tab.status_changed.connect(self.show_status)
         self._build_menus()
         self.resize(1280, 820)
         self._restore_settings()
+        self._closed = False
         self.warm_up = JobRunner(self)
         self.warm_up.succeeded.connect(self._on_warmed_up)
         QTimer.singleShot(300, self._start_warm_up)  # after the window is on screen
@@ -44,6 +50,8 @@ class MainWindow(QMainWindow):
         """Load TensorFlow in the background while the user reads the window, not on first Start."""
         from engine.jobs import warm_up_job
 
+        if self._closed or not self.isVisible():  # closed (or never shown) before the timer fired
+            return
         self.warm_up.start(warm_up_job(), "load TensorFlow")
 
     @Slot(object)
@@ -51,6 +59,9 @@ class MainWindow(QMainWindow):
         if self.status_label.text().startswith("Ready"):
             self.status_label.setText(f"Ready ({versions} loaded). Press Start training to train on the "
                                       "built-in MNIST digits.")
+
+    def _all_tabs(self) -> tuple:
+        return (self.training_tab, self.reconstruction_tab, self.denoise_tab, self.sampling_tab)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -112,25 +123,23 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         self.tabs.setCurrentIndex(int(self.settings.value("window/tab", 0) or 0))
-        self.training_tab.restore_settings(self.settings)
-        self.reconstruction_tab.restore_settings(self.settings)
-        self.denoise_tab.restore_settings(self.settings)
+        for tab in self._all_tabs():
+            tab.restore_settings(self.settings)
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/tab", self.tabs.currentIndex())
-        self.training_tab.save_settings(self.settings)
-        self.reconstruction_tab.save_settings(self.settings)
-        self.denoise_tab.save_settings(self.settings)
+        for tab in self._all_tabs():
+            tab.save_settings(self.settings)
         self.settings.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         """Stop any running job (training keeps nothing half-written) before closing."""
+        self._closed = True
         if self.training_tab.runner.is_running():
             self.show_status("Stopping training before closing…")
         self.save_settings()
-        for runner in (self.training_tab.runner, self.reconstruction_tab.runner, self.denoise_tab.runner,
-                       self.warm_up):
+        for runner in (*(tab.runner for tab in self._all_tabs()), self.warm_up):
             runner.wait(15000)  # stops the job; the best model so far is still delivered
         stop_all(timeout_ms=5000)
         super().closeEvent(event)

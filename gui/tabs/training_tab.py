@@ -7,7 +7,8 @@ from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
                                QMessageBox, QProgressBar, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
-from engine.config import (DATA_LABELS, LOSS_LABELS, MODEL_LABELS, ConfigError, DataSpec, TrainConfig)
+from engine.config import (DATA_LABELS, GENERATIVE_KINDS, LATENT_RANGE, LOSS_LABELS, MODEL_LABELS, PRIOR_LABELS,
+                           VAE_KINDS, ConfigError, DataSpec, TrainConfig)
 from engine.events import BatchEnded, EpochEnded, PreviewReady, Progress, Started
 from engine.jobs import train_job
 from gui.session import Session
@@ -70,13 +71,20 @@ class TrainingTab(QWidget):
         self.l1_weight = float_spin(lim["l1_weight"], d.l1_weight, decimals=6, step=1e-5)
         self.denoising = QCheckBox("Denoising (train on noisy inputs, clean targets)")
         self.noise_factor = float_spin(lim["noise_factor"], 0.5, decimals=2, step=0.05)
+        self.beta = float_spin(lim["beta"], d.beta, decimals=2, step=0.1)
+        self.prior = choice_combo(PRIOR_LABELS, d.prior)
+        self.prior.setToolTip("The distribution the adversarial autoencoder pushes its codes towards; samples "
+                              "in the Sampling tab are drawn from it.")
+        self.code_size_label = QLabel("Code size")
         model_box = QGroupBox("Model")
         form = QFormLayout(model_box)
         form.addRow("Kind", self.model_kind)
-        form.addRow("Code size", self.code_size)
+        form.addRow(self.code_size_label, self.code_size)
         form.addRow("Conv filters", self.filters)
         form.addRow("Layers (residual)", self.depth)
         form.addRow("L1 weight", self.l1_weight)
+        form.addRow("Beta (KL weight)", self.beta)
+        form.addRow("Prior", self.prior)
         form.addRow(self.denoising)
         form.addRow("Noise factor", self.noise_factor)
 
@@ -161,12 +169,16 @@ class TrainingTab(QWidget):
 
     @Slot()
     def _on_model_kind_changed(self) -> None:
-        """A residual denoiser only makes sense on noisy inputs with an MSE loss: set those up."""
-        if self.model_kind.currentData() == "residual":
+        """A residual denoiser only makes sense on noisy inputs with an MSE loss: set those up.
+        A VAE's loss is the ELBO, which is built on binary cross-entropy."""
+        kind = self.model_kind.currentData()
+        if kind == "residual":
             self.denoising.setChecked(True)
             if self.noise_factor.value() > 0.4:
                 self.noise_factor.setValue(0.1)  # sigma 25 on a 0-255 scale
             set_choice(self.loss, "mse")
+        elif kind in VAE_KINDS:
+            set_choice(self.loss, "bce")
 
     @Slot()
     def _sync_enabled(self) -> None:
@@ -181,10 +193,24 @@ class TrainingTab(QWidget):
         self.filters.setEnabled(model in ("conv", "residual"))
         self.depth.setEnabled(model == "residual")
         self.l1_weight.setEnabled(model == "sparse")
+        self.beta.setEnabled(model in VAE_KINDS)
+        self.prior.setEnabled(model == "aae")
+        self.loss.setEnabled(model not in VAE_KINDS)  # the ELBO needs binary cross-entropy
+        self._sync_code_size(model in GENERATIVE_KINDS)
         self.noise_factor.setEnabled(self.denoising.isChecked())
         self.start_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
         self.save_button.setEnabled(not running and self.session.model is not None)
+
+    def _sync_code_size(self, generative: bool) -> None:
+        """For VAE and AAE models the code is the latent space: say so, and allow its range."""
+        lim = TrainConfig.LIMITS["code_size"]
+        low, high = LATENT_RANGE if generative else (lim.low, lim.high)
+        self.code_size_label.setText("Latent size" if generative else "Code size")
+        self.code_size.setRange(int(low), int(high))
+        self.code_size.setToolTip(
+            f"Dimensions of the latent space (2 shows the latent plane as a manifold in the Sampling tab).\n"
+            f"Allowed: {low} to {high}." if generative else f"{lim.help}\nAllowed: {lim.low:g} to {lim.high:g}.")
 
     @Slot()
     def _browse(self) -> None:
@@ -211,16 +237,18 @@ class TrainingTab(QWidget):
             l1_weight=self.l1_weight.value(), validation_fraction=self.validation.value(),
             early_stopping_patience=self.patience.value(), seed=self.seed.value(),
             lr_schedule="cosine" if self.cosine.isChecked() else "constant", filters=self.filters.value(),
-            depth=self.depth.value())
+            depth=self.depth.value(), beta=self.beta.value(), prior=self.prior.currentData())
 
     def apply_config(self, config: TrainConfig) -> None:
         set_choice(self.model_kind, config.model_kind)
         set_choice(self.loss, config.loss)
+        set_choice(self.prior, config.prior)
+        self._sync_code_size(config.generative)  # the latent range before the value
         for box, value in ((self.code_size, config.code_size), (self.epochs, config.epochs),
                            (self.batch_size, config.batch_size), (self.learning_rate, config.learning_rate),
                            (self.l1_weight, config.l1_weight), (self.validation, config.validation_fraction),
                            (self.patience, config.early_stopping_patience), (self.seed, config.seed),
-                           (self.filters, config.filters), (self.depth, config.depth)):
+                           (self.filters, config.filters), (self.depth, config.depth), (self.beta, config.beta)):
             box.setValue(value)
         self.denoising.setChecked(config.noise_factor > 0)
         if config.noise_factor > 0:

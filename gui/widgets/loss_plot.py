@@ -7,8 +7,9 @@ entry was added) and blits the axes (a few ms); only a limits change, a new titl
 a resize renders the whole figure.
 Limits change rarely: x spans the run's known length ([0, total epochs], from set_total_epochs() or
 the first EpochEnded) or grows in 1-2-5 steps; y grows geometrically when a point falls outside and
-shrinks only when the axis is over four times wider than the data needs (hysteresis; in decades
-on a log axis).
+shrinks only when the axis is over four times wider than the data needs (gui.widgets.y_range).
+Terms on another scale than the loss (a VAE's KL divergence, an AAE's discriminator and generator
+losses) get a second y axis on the right, created when the first such key arrives.
 """
 from __future__ import annotations
 
@@ -22,19 +23,22 @@ from PySide6.QtWidgets import QWidget
 
 from engine.events import BatchEnded, EpochEnded
 from gui.widgets.canvas import MplCanvas
+from gui.widgets.legend_layout import FONT_SIZE, legend_columns
+from gui.widgets.y_range import YRange
 
 # Keys in Keras logs that are not losses and would only squash the loss axis.
 _NOT_PLOTTED = frozenset({"learning_rate", "lr"})
 _LABELS = {"loss": "train loss", "val_loss": "validation loss"}
-# Extra log keys: colours the fixed lines (blue, orange, red) do not use.
+# Known extra log keys (without "val_"): their legend names; others are shown as they are.
+_PRETTY = {"reconstruction": "reconstruction", "kl": "KL", "discriminator": "discriminator",
+           "generator": "generator"}
+# Keys on another scale than the loss, drawn against the right axis, with its label.
+_SECONDARY = {"kl": "KL divergence", "discriminator": "adversarial loss", "generator": "adversarial loss"}
+# Extra log keys: colours the fixed lines (blue, orange, red) do not use; "x" and "val_x" share one.
 _EXTRA_COLORS = ("tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray")
 
+_INSIDE_LEGEND_MAX = 5  # more entries than this: the legend goes below the plot, off the curves
 _X_PAD = 0.04  # of the x span on each side, so end markers are not cut in half
-_Y_EDGE = 0.03  # a point closer than this (of the y span) to an edge counts as outside
-_Y_GROW = 3.0  # a point outside: the y span grows at least this many times
-_Y_SHRINK_TO = 1.5  # y shrinks to this many times the data span (at least a minimum width) ...
-_Y_SHRINK_BEYOND = 4.0  # ... once it is more than this many times that (> GROW: no ping-pong)
-_Y_PAD = 0.08  # of the data span on each side when y is fitted afresh (new data, scale change)
 
 
 def _nice_ceil(x: float) -> float:
@@ -67,6 +71,12 @@ class LossPlot(MplCanvas):
                                animated=True)
         self._fixed = {"batch": batch, "loss": loss, "val_loss": val, "best": best}
         self._extra: dict[str, object] = {}  # extra log keys -> Line2D, created on first sight
+        self._colors: dict[str, str] = {}  # base key (no "val_") -> colour
+        self.ax2 = None  # the right y axis, while some key needs it
+        self._figure_legend = None  # the legend below the plot, when there are many entries
+        self._legend_handles: list = []
+        self._legend_placement = 0  # columns of the legend below the plot; 0 = inside the axes
+        self._ranges = {self.ax: YRange(self.ax)}
         self._series: dict[str, tuple[list[float], list[float]]] = {}
         self._ema = 0.0
         self._ema_count = 0
@@ -87,13 +97,17 @@ class LossPlot(MplCanvas):
         for line in self._extra.values():
             line.remove()
         self._extra.clear()
+        self._colors.clear()
+        if self.ax2 is not None:
+            self._ranges.pop(self.ax2, None)
+            self.ax2.remove()
+            self.ax2 = None
+            self._relayout()
         self._series = {name: ([], []) for name in ("batch", "loss", "val_loss")}
         self._ema, self._ema_count, self._best = 0.0, 0, None
         self._total = None
         self._xmax = 0.0  # largest x seen
-        self._ymin = self._ymax = math.nan  # finite y extremes seen
-        self._ypos = math.nan  # smallest positive y seen (log axis)
-        self._y_fitted = False  # y limits fitted to data yet (the first data is fitted afresh)
+        self._ranges[self.ax].reset()
         for line in self._fixed.values():
             line.set_data([], [])
         self.ax.set_title(title)
@@ -170,8 +184,9 @@ class LossPlot(MplCanvas):
     def set_log_scale(self, enabled: bool) -> None:
         if enabled == self.is_log_scale():
             return
-        self.ax.set_yscale("log" if enabled else "linear")
-        self.ax.set_autoscale_on(False)
+        for ax in self._ranges:
+            ax.set_yscale("log" if enabled else "linear")
+            ax.set_autoscale_on(False)
         self._apply_limits(fresh=True)
         self._needs_full_draw = True
         self._changed()
@@ -186,6 +201,10 @@ class LossPlot(MplCanvas):
             raise KeyError(name)
         return np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
 
+    def legend_axes(self):
+        """The axes holding the legend: the right one when there is one (it is drawn last)."""
+        return self.ax2 if self.ax2 is not None else self.ax
+
     def line_names(self) -> list[str]:
         return [*self._fixed, *self._extra]
 
@@ -198,11 +217,7 @@ class LossPlot(MplCanvas):
         x_extent = x if x_extent is None else x_extent
         if math.isfinite(x_extent):
             self._xmax = max(self._xmax, x_extent)
-        if math.isfinite(y):
-            self._ymin = y if math.isnan(self._ymin) else min(self._ymin, y)
-            self._ymax = y if math.isnan(self._ymax) else max(self._ymax, y)
-            if y > 0:
-                self._ypos = y if math.isnan(self._ypos) else min(self._ypos, y)
+        self._ranges[self._line(name).axes].add(y)
         if len(xs) == 1:
             self._update_legend()  # a line got its first point
 
@@ -216,23 +231,71 @@ class LossPlot(MplCanvas):
     def _line(self, name: str):
         line = self._fixed.get(name) or self._extra.get(name)
         if line is None:
-            style = "--" if name.startswith("val_") else "-"
-            color = _EXTRA_COLORS[len(self._extra) % len(_EXTRA_COLORS)]
-            (line,) = self.ax.plot([], [], style, marker=".", lw=1.2, color=color, label=name, animated=True)
+            validation = name.startswith("val_")
+            base = name[4:] if validation else name
+            color = self._colors.setdefault(base, _EXTRA_COLORS[len(self._colors) % len(_EXTRA_COLORS)])
+            label = _PRETTY.get(base, base if validation else name)
+            label = f"validation {label}" if validation else label
+            ax = self.ax
+            if base in _SECONDARY:
+                ax = self._secondary_axes(_SECONDARY[base])
+                label += " (right axis)"
+            (line,) = ax.plot([], [], "--" if validation else "-", marker=".", lw=1.2, color=color, label=label,
+                              animated=True)
             self._extra[name] = line
         return line
 
+    def _secondary_axes(self, label: str):
+        """The right y axis (made on first use) for terms on another scale than the loss."""
+        if self.ax2 is None:
+            self.ax2 = self.ax.twinx()
+            self.ax2.set_yscale(self.ax.get_yscale())
+            self.ax2.set_autoscale_on(False)
+            self.ax2.set_ylabel(label)
+            self._ranges[self.ax2] = YRange(self.ax2)
+            self._relayout()
+        elif label not in self.ax2.get_ylabel().split(" / "):
+            self.ax2.set_ylabel(f"{self.ax2.get_ylabel()} / {label}")
+        return self.ax2
+
     def _update_legend(self) -> None:
         # Rebuilt only when a line gets its first point, not per update; empty lines stay out.
-        handles = [ln for ln in (*self._fixed.values(), *self._extra.values())
-                   if len(ln.get_xdata())]
-        legend = self.ax.get_legend()
-        if legend is not None:
-            legend.remove()
-        if handles:
-            legend = self.ax.legend(handles=handles, loc="upper right", fontsize="small", framealpha=1.0)
+        self._legend_handles = [ln for ln in (*self._fixed.values(), *self._extra.values()) if len(ln.get_xdata())]
+        self._place_legend(self._legend_columns())
+
+    def _legend_columns(self) -> int:
+        labels = [h.get_label() for h in self._legend_handles]
+        return legend_columns(labels, self.figure, self.get_renderer(), _INSIDE_LEGEND_MAX)
+
+    def _place_legend(self, columns: int) -> None:
+        """columns 0: inside the top axes, drawn over the curves; else under the plot, in the background."""
+        for ax in self._ranges:
+            if ax.get_legend() is not None:
+                ax.get_legend().remove()
+        if self._figure_legend is not None:
+            self._figure_legend.remove()
+            self._figure_legend = None
+            self._relayout()
+        self._legend_placement = columns
+        handles = self._legend_handles
+        if columns:  # many entries (VAE / AAE terms): off the curves; a new entry needs a full draw
+            self._figure_legend = self.figure.legend(handles=handles, loc="outside lower center", ncols=columns,
+                                                     fontsize=FONT_SIZE, frameon=False)
+            self._relayout()
+        elif handles:  # on the top axes: a saved PNG draws the right axis's lines after the left's
+            legend = self.legend_axes().legend(handles=handles, loc="upper right", framealpha=1.0,
+                                               fontsize=FONT_SIZE if len(handles) <= _INSIDE_LEGEND_MAX else "x-small")
             legend.set_animated(True)  # not part of the background: a new entry needs no full draw
         self._legend_stale = True
+
+    def _relayout(self) -> None:
+        self.invalidate_layout()
+        self._needs_full_draw = True
+
+    def legend_texts(self) -> list[str]:
+        """The entries of the legend shown (in the plot or under it)."""
+        legend = self._figure_legend or self.legend_axes().get_legend()
+        return [] if legend is None else [t.get_text() for t in legend.get_texts()]
 
     def _changed(self) -> None:
         self.request_draw()
@@ -245,49 +308,6 @@ class LossPlot(MplCanvas):
         pad = _X_PAD * hi
         return (-pad, hi + pad)
 
-    def _target_ylim(self, fresh: bool) -> tuple[float, float]:
-        log = self.is_log_scale()
-        lo_data, hi_data = (self._ypos, self._ymax) if log else (self._ymin, self._ymax)
-        if math.isnan(lo_data) or math.isnan(hi_data):
-            return (0.01, 1.0) if log else (0.0, 1.0)
-        fwd, back = (math.log10, lambda v: 10.0**v) if log else (float, float)
-        a, b = fwd(lo_data), fwd(hi_data)
-        span = b - a
-        min_width = 0.2 if log else (0.1 * max(abs(a), abs(b)) or 1.0)  # decades on a log axis
-        if not fresh:
-            c0, c1 = (fwd(v) for v in self.ax.get_ylim())
-            width = c1 - c0
-            low_out, high_out = a < c0 + _Y_EDGE * width, b > c1 - _Y_EDGE * width
-            if not (low_out or high_out):
-                target = max(_Y_SHRINK_TO * span, min_width)
-                if width <= _Y_SHRINK_BEYOND * target:
-                    return self.ax.get_ylim()  # fits, and uses enough of the axis
-                middle = (a + b) / 2
-                return self._clamped(back(middle - target / 2), back(middle + target / 2), log)
-            # Grow a few times over, anchored on the side the data did not leave, so that a
-            # falling loss curve needs a handful of full redraws, not one per tick.
-            new = max(_Y_GROW * width, span / (1 - 4 * _Y_EDGE), min_width)
-            margin = 1.5 * _Y_EDGE * new
-            if low_out and not high_out:
-                top = b + margin
-                bottom = top - new
-            elif high_out and not low_out:
-                bottom = a - margin
-                top = bottom + new
-            else:
-                bottom = (a + b - new) / 2
-                top = bottom + new
-            return self._clamped(back(bottom), back(top), log)
-        width = max(span / (1 - 2 * _Y_PAD), min_width)
-        middle = (a + b) / 2
-        return self._clamped(back(middle - width / 2), back(middle + width / 2), log)
-
-    def _clamped(self, bottom: float, top: float, log: bool) -> tuple[float, float]:
-        """Non-negative data (losses) never gets a linear axis reaching far below zero."""
-        if not log and self._ymin >= 0 and bottom < 0:
-            bottom = max(bottom, -1.5 * _Y_EDGE * top)
-        return (bottom, top)
-
     def _apply_limits(self, fresh: bool = False) -> bool:
         """Move the axis limits if the data needs it; True when they changed."""
         changed = False
@@ -295,18 +315,16 @@ class LossPlot(MplCanvas):
         if not np.allclose(self.ax.get_xlim(), x, rtol=0, atol=1e-12):
             self.ax.set_xlim(x)
             changed = True
-        fresh = fresh or not self._y_fitted
-        y = self._target_ylim(fresh)
-        self._y_fitted = not (math.isnan(self._ymin) or (self.is_log_scale() and math.isnan(self._ypos)))
-        if not np.allclose(self.ax.get_ylim(), y, rtol=1e-12, atol=1e-15):
-            self.ax.set_ylim(y)
-            changed = True
+        for y_range in self._ranges.values():
+            changed = y_range.apply(fresh) or changed
         if changed:
             self._needs_full_draw = True
         return changed
 
     def _before_draw(self) -> None:
         self._apply_limits()
+        if self._legend_handles and self._legend_columns() != self._legend_placement:  # resized
+            self._place_legend(self._legend_columns())
 
     # -- drawing --------------------------------------------------------------------------
     def _curves(self) -> list:
@@ -331,7 +349,7 @@ class LossPlot(MplCanvas):
         the background)."""
         self._legend_pixels = None
         self._legend_stale = False
-        legend = self.ax.get_legend()
+        legend = self.legend_axes().get_legend()
         if legend is not None:
             legend.draw(renderer)
             self._legend_pixels = self.copy_from_bbox(legend.get_window_extent(renderer).padded(2))

@@ -184,3 +184,93 @@ def test_train_a_denoiser_on_my_photos(qtbot, window, messages, tmp_path):
     assert len(tab.loss_plot.line_data("val_loss")[1]) == 2
     assert tab.preview.grid_shape()[0] == 3  # original, noisy input, reconstructed
     assert window.session.model.input_shape == (None, None, None, 1)
+
+
+@pytest.mark.parametrize("kind, beta, prior, latent", [
+    ("dense", False, False, False), ("conv", False, False, False), ("vae", True, False, True),
+    ("conv_vae", True, False, True), ("aae", False, True, True)])
+def test_beta_and_prior_are_enabled_for_their_kinds(window, kind, beta, prior, latent):
+    tab = window.training_tab
+    set_choice(tab.model_kind, kind)
+    assert tab.beta.isEnabled() == beta
+    assert tab.prior.isEnabled() == prior
+    assert tab.code_size_label.text() == ("Latent size" if latent else "Code size")
+    assert tab.code_size.maximum() == (256 if latent else 4096)
+    if beta:  # a VAE's loss is the ELBO: binary cross-entropy, not a choice
+        assert tab.loss.currentData() == "bce" and not tab.loss.isEnabled()
+    else:
+        assert tab.loss.isEnabled()
+    assert tab.train_config().model_kind == kind  # the settings make a valid config
+
+
+def test_generative_settings_round_trip(qtbot, window, settings, messages):
+    from engine.config import TrainConfig
+    from gui.main_window import MainWindow
+    tab = window.training_tab
+    tab.apply_config(TrainConfig(model_kind="vae", code_size=2, beta=0.25))
+    config = tab.train_config()
+    assert (config.model_kind, config.code_size, config.beta) == ("vae", 2, 0.25)
+    set_choice(tab.model_kind, "aae")
+    set_choice(tab.prior, "mixture")
+    set_choice(tab.loss, "mse")
+    tab.code_size.setValue(3)
+    assert tab.train_config().prior == "mixture"
+    window.close()  # saves the settings
+    again = MainWindow(settings)
+    qtbot.addWidget(again)
+    restored = again.training_tab.train_config()
+    assert (restored.model_kind, restored.prior, restored.code_size, restored.beta, restored.loss) == \
+        ("aae", "mixture", 3, 0.25, "mse")
+    assert again.training_tab.prior.isEnabled() and not again.training_tab.beta.isEnabled()
+    again.close()
+
+
+def test_trained_vae_streams_its_terms_and_becomes_the_session_model(qtbot, window, tiny_npz):
+    from engine import latent
+    tab = window.training_tab
+    use_array(tab, tiny_npz, epochs=2, kind="vae")
+    tab.code_size.setValue(2)
+    with qtbot.waitSignal(tab.runner.finished, timeout=120_000):
+        click(qtbot, tab.start_button)
+    for name in ("loss", "val_loss", "reconstruction", "val_reconstruction", "kl", "val_kl"):
+        assert len(tab.loss_plot.line_data(name)[1]) == 2, name
+    plot = tab.loss_plot
+    kl = plot._extra["kl"]
+    assert kl.axes is plot.ax2 and plot._extra["reconstruction"].axes is plot.ax  # KL on its own scale
+    plot.draw()  # limits follow the data at the next draw
+    low, high = plot.ax2.get_ylim()
+    assert low <= min(plot.line_data("kl")[1]) and max(plot.line_data("kl")[1]) <= high
+    legend = plot.legend_texts()
+    assert {"reconstruction", "validation reconstruction", "KL (right axis)", "validation KL (right axis)"} \
+        <= set(legend)
+    assert plot.ax.get_legend() is None and plot.ax2.get_legend() is None  # eight entries: under the plot
+    assert latent.is_generative(window.session.model) and latent.latent_dim(window.session.model) == 2
+    plot.reset("next run")  # a plain run after it has no right axis
+    assert plot.ax2 is None and len(plot.figure.axes) == 1 and plot.legend_texts() == []
+
+
+def test_long_legend_goes_under_the_plot_when_it_fits(qtbot):
+    """Eight entries (a VAE's terms) under the plot, off the curves; inside again on a tiny plot."""
+    from engine.events import EpochEnded
+    from gui.widgets.loss_plot import LossPlot
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    plot.resize(900, 420)
+    plot.show()
+    qtbot.waitExposed(plot)
+    for e in range(3):
+        terms = {"reconstruction": 150.0 - e, "kl": 5.0 + e}
+        logs = {"loss": 155.0 - e, "val_loss": 156.0 - e, **terms, **{f"val_{k}": v + 1 for k, v in terms.items()}}
+        plot.add_epoch(EpochEnded(e, 3, logs, 0.1, True))
+    plot.draw()
+    renderer = plot.get_renderer()
+    assert len(plot.legend_texts()) == 7 and plot._figure_legend is not None
+    box = plot._figure_legend.get_window_extent(renderer)
+    assert 0 <= box.x0 and box.x1 <= plot.figure.bbox.width  # nothing cut off
+    assert box.y1 <= plot.ax.get_tightbbox(renderer).y0 + 1  # below the axes and their labels
+    low, high = plot.ax2.get_ylim()
+    assert low <= 5.0 and 7.0 <= high and plot.ax2.get_ylabel() == "KL divergence"
+    plot.resize(320, 200)  # no room under a tiny plot: back inside, smaller
+    qtbot.waitUntil(lambda: plot._figure_legend is None, timeout=5000)
+    plot.draw()
+    assert plot.legend_axes().get_legend() is not None and len(plot.legend_texts()) == 7

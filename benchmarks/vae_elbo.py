@@ -1,0 +1,203 @@
+"""VAE test negative ELBO (nats per image) on MNIST, and AAE sample quality, with the app's models.
+
+Trains through engine.training.train with a TrainConfig (the app's own models and pipeline) on
+the MNIST training set (last 5,000 training images held out as validation for best-epoch
+selection; the 10k test set is only used for the figures), pixels / 255, not binarised.
+
+Negative ELBO = BCE summed over the 784 pixels + KL(q(z|x) || N(0, I)) with beta 1, averaged
+over the 10,000 test images. "sampled" draws one z per image from the posterior (fixed seed):
+the usual single-sample ELBO estimate, compared with the target. "mean z" decodes the
+posterior mean instead (a deterministic figure, slightly lower).
+
+AAE: trained with the mixture prior and the labels (one Gaussian component per digit). Prior
+samples of component k are decoded and classified by a logistic regression fitted on the MNIST
+training pixels; the figure is the share classified as the intended digit.
+
+Defaults (conv VAE, batch 64, Adam 2e-3 cosine over 15 epochs) were picked from short runs on the
+2-core VM: ~40 s per epoch with another training sharing the cores, so ~10 min per latent size.
+The dense VAE (784-512-latent, --kind vae) is ~5 s per epoch but plateaus higher (40 epochs:
+latent 2 155.9, latent 20 102.0 nats sampled).
+
+Usage: python benchmarks/vae_elbo.py [--latent 2,20] [--kind vae|conv_vae] [--epochs N]
+       [--minutes M] [--samples N] [--batch-size B] [--lr LR] [--aae-epochs N] [--aae-latent D] [--no-aae]
+Smoke test: python benchmarks/vae_elbo.py --epochs 1 --samples 5000 --aae-epochs 1
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.config import MODEL_LABELS, TrainConfig  # noqa: E402
+from engine.data import Dataset  # noqa: E402
+from engine.events import EpochEnded  # noqa: E402
+
+DEFAULT_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
+TARGETS = {2: 140.0, 20: 95.0}  # nats per image, sampled negative ELBO on the test set
+HELD_OUT = 5000
+
+
+def load(path: Path, samples: int):
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    x = (arrays["x_train"].astype(np.float32) / 255.0)[..., None]
+    y = arrays["y_train"].astype(np.int64)
+    x_test = (arrays["x_test"].astype(np.float32) / 255.0)[..., None]
+    n = min(samples, len(x) - HELD_OUT)
+    data = Dataset(x_train=x[:n], x_val=x[-HELD_OUT:], y_train=y[:n], y_val=y[-HELD_OUT:],
+                   source=f"MNIST ({n} train, {HELD_OUT} held out)")
+    return data, x_test, arrays["y_test"].astype(np.int64)
+
+
+def run_training(config: TrainConfig, data: Dataset, minutes: float):
+    """engine.training.train with a wall-clock budget (the stop flag, as the Stop button does)."""
+    from engine.training import train
+
+    stop = threading.Event()
+    timer = threading.Timer(minutes * 60, stop.set) if minutes > 0 else None
+    last = {}
+
+    def on_event(event):
+        if isinstance(event, EpochEnded):
+            last.update(epoch=event.epoch + 1, logs=event.logs)
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in sorted(event.logs.items()))
+            print(f"    epoch {event.epoch + 1}/{event.total_epochs} ({event.seconds:.1f} s): {shown}", flush=True)
+
+    started = time.perf_counter()
+    if timer:
+        timer.start()
+    try:
+        result = train(config, data, on_event, stop)
+    finally:
+        if timer:
+            timer.cancel()
+    return result, time.perf_counter() - started, last.get("epoch", 0)
+
+
+def negative_elbo(model, x: np.ndarray, seed: int = 0, batch: int = 500) -> tuple[float, float, float, float]:
+    """(sampled -ELBO, mean-z -ELBO, sampled reconstruction, KL), nats per image."""
+    from engine.generative import bce_sum, kl_divergence
+
+    rng = np.random.default_rng(seed)
+    sampled, mean_z, recs, kls = [], [], [], []
+    for i in range(0, len(x), batch):
+        xb = x[i:i + batch]
+        z_mean, z_log_var = (np.asarray(t, np.float64) for t in model.encoder(xb, training=False))
+        z = z_mean + np.exp(0.5 * z_log_var) * rng.standard_normal(z_mean.shape)
+        kl = np.asarray(kl_divergence(z_mean, z_log_var), np.float64)
+        rec = np.asarray(bce_sum(xb.astype(np.float64), np.asarray(model.decoder(z.astype(np.float32)), np.float64)))
+        rec_mean = np.asarray(bce_sum(xb.astype(np.float64),
+                                      np.asarray(model.decoder(z_mean.astype(np.float32)), np.float64)))
+        sampled.append(rec + kl)
+        mean_z.append(rec_mean + kl)
+        recs.append(rec)
+        kls.append(kl)
+    cat = np.concatenate
+    return float(cat(sampled).mean()), float(cat(mean_z).mean()), float(cat(recs).mean()), float(cat(kls).mean())
+
+
+def vae_part(args, data, x_test):
+    rows = []
+    for latent in [int(v) for v in args.latent.split(",") if v.strip()]:
+        config = TrainConfig(model_kind=args.kind, code_size=latent, epochs=args.epochs, batch_size=args.batch_size,
+                             learning_rate=args.lr, lr_schedule="cosine", beta=1.0, filters=32, seed=0)
+        print(f"\n== {MODEL_LABELS[args.kind]}, latent {latent}: {args.epochs} epochs max, batch {args.batch_size}, "
+              f"Adam {args.lr:g} cosine, budget {args.minutes:g} min", flush=True)
+        result, seconds, epochs = run_training(config, data, args.minutes)
+        sampled, mean_z, rec, kl = negative_elbo(result.model, x_test)
+        target = TARGETS.get(latent)
+        verdict = "" if target is None else f" (target <= {target:g}: {'met' if sampled <= target else 'MISSED'})"
+        print(f"  test -ELBO, one posterior sample: {sampled:.2f} nats{verdict}")
+        print(f"  test -ELBO, decoding the mean z: {mean_z:.2f} nats (reconstruction {rec:.2f} sampled + KL {kl:.2f})")
+        print(f"  budget used: {epochs} epoch(s), {seconds:.0f} s, best epoch {(result.best_epoch or 0) + 1}; "
+              f"{result.message}")
+        rows.append((latent, sampled, mean_z, target, epochs, seconds))
+    return rows
+
+
+def aae_part(args, data, x_test, y_test):
+    from sklearn.linear_model import LogisticRegression
+
+    from engine import latent
+    from engine.modelio import predict
+
+    config = TrainConfig(model_kind="aae", code_size=args.aae_latent, epochs=args.aae_epochs,
+                         batch_size=args.aae_batch_size, learning_rate=args.aae_lr, prior="mixture", seed=0)
+    print(f"\n== AAE, mixture prior, latent {args.aae_latent}, labels used: {args.aae_epochs} epochs max, "
+          f"batch {args.aae_batch_size}, Adam {args.aae_lr:g} cosine, budget {args.minutes:g} min", flush=True)
+    result, seconds, epochs = run_training(config, data, args.minutes)
+    model = result.model
+
+    started = time.perf_counter()
+    n_fit = min(len(data.x_train), 10000)
+    clf = LogisticRegression(max_iter=200)
+    clf.fit(data.x_train[:n_fit].reshape(n_fit, -1), data.y_train[:n_fit])
+    flat = x_test.reshape(len(x_test), -1)
+    real_acc = float((clf.predict(flat) == y_test).mean())
+    recon = predict(model, x_test, batch_size=500).reshape(len(x_test), -1)
+    flat_p = np.clip(recon.astype(np.float64), 1e-7, 1 - 1e-7)
+    recon_bce = float(np.mean(-(flat * np.log(flat_p) + (1 - flat) * np.log(1 - flat_p))))
+    recon_acc = float((clf.predict(recon) == y_test).mean())
+    per_class = args.aae_samples // model.n_classes
+    intended = np.repeat(np.arange(model.n_classes), per_class)
+    images = latent.decode(model, latent.sample_prior(model, len(intended), seed=1, classes=intended))
+    predicted = clf.predict(images.reshape(len(images), -1))
+    acc = float((predicted == intended).mean())
+    by_class = " ".join(f"{k}:{(predicted[intended == k] == k).mean():.2f}" for k in range(model.n_classes))
+    print(f"  classifier: logistic regression on {n_fit} training images ({time.perf_counter() - started:.0f} s); "
+          f"accuracy on real test digits {real_acc:.3f}, on AAE reconstructions of them {recon_acc:.3f}")
+    print(f"  prior samples decoded by class, classified as the intended digit: {acc:.3f} "
+          f"({len(intended)} samples; per class {by_class})")
+    print(f"  budget used: {epochs} epoch(s), {seconds:.0f} s; test reconstruction loss {recon_bce:.4f} "
+          f"(per-pixel BCE, {recon_bce * 784:.1f} nats per image summed)")
+    print("  caveats: a linear classifier is easy to satisfy with blurry class-average images and says nothing "
+          "about diversity; a high score means samples land in the right class region, not that they look real.")
+    return acc
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mnist", type=Path, default=DEFAULT_MNIST)
+    parser.add_argument("--latent", default="2,20", help="comma-separated latent sizes")
+    parser.add_argument("--kind", choices=("vae", "conv_vae"), default="conv_vae")
+    parser.add_argument("--epochs", type=int, default=15, help="epochs per latent size (the cosine schedule's length)")
+    parser.add_argument("--minutes", type=float, default=15.0,
+                        help="wall-clock cap per training (stops early, keeping the best epoch); 0 = none")
+    parser.add_argument("--samples", type=int, default=55000, help="training images (at most 55,000)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--aae-epochs", type=int, default=15)
+    parser.add_argument("--aae-latent", type=int, default=8)
+    parser.add_argument("--aae-batch-size", type=int, default=128)
+    parser.add_argument("--aae-lr", type=float, default=1e-3)
+    parser.add_argument("--aae-samples", type=int, default=2000)
+    parser.add_argument("--no-aae", action="store_true")
+    args = parser.parse_args(argv)
+
+    data, x_test, y_test = load(args.mnist, args.samples)
+    import keras
+    import tensorflow as tf
+
+    print(f"VAE negative ELBO on the MNIST test set (10,000 images): {data.summary()}; "
+          f"TF {tf.__version__}, Keras {keras.__version__}", flush=True)
+    rows = vae_part(args, data, x_test)
+    acc = None if args.no_aae else aae_part(args, data, x_test, y_test)
+
+    print("\n== Summary")
+    for latent, sampled, mean_z, target, epochs, seconds in rows:
+        aim = f"target <= {target:g}" if target else "no target"
+        print(f"  {args.kind} latent {latent}: -ELBO {sampled:.2f} nats (sampled), {mean_z:.2f} (mean z); {aim}; "
+              f"{epochs} epochs in {seconds:.0f} s")
+    if acc is not None:
+        print(f"  AAE mixture latent {args.aae_latent}: {acc:.3f} of class-conditional prior samples classified as "
+              f"intended")
+
+
+if __name__ == "__main__":
+    main()

@@ -18,6 +18,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from matplotlib.backend_bases import MouseEvent  # noqa: E402
+
+from engine.config import GENERATIVE_KINDS  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 from gui.widgets.forms import set_choice  # noqa: E402
 
@@ -29,6 +32,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--noise", type=float, default=0.0)
     parser.add_argument("--mid-epoch", type=int, default=3, help="grab the mid-training shot after this epoch")
+    parser.add_argument("--latent", type=int, default=0, help="code / latent size (0: the tab's default)")
     parser.add_argument("--denoise", default="", help="instead of training: denoise this sample photograph")
     parser.add_argument("--sigma", type=float, default=25.0)
     args = parser.parse_args()
@@ -45,6 +49,8 @@ def main() -> int:
     tab = window.training_tab
     set_choice(tab.model_kind, args.kind)
     tab.epochs.setValue(args.epochs)
+    if args.latent:
+        tab.code_size.setValue(args.latent)
     tab.denoising.setChecked(args.noise > 0)
     if args.noise:
         tab.noise_factor.setValue(args.noise)
@@ -58,6 +64,10 @@ def main() -> int:
 
     def after_training():
         window.grab().save(str(out / f"training_{args.kind}_done.png"))
+        if args.kind in GENERATIVE_KINDS:
+            window.tabs.setCurrentWidget(window.sampling_tab)
+            QTimer.singleShot(200, wait_sampling)
+            return
         window.tabs.setCurrentWidget(window.reconstruction_tab)
         QTimer.singleShot(200, wait_recon)
 
@@ -69,6 +79,18 @@ def main() -> int:
                                         window.reconstruction_tab.worst_first.setChecked(True)))
         QTimer.singleShot(1200, lambda: (window.grab().save(str(out / f"reconstruction_{args.kind}_worst.png")),
                                          window.close()))
+
+    def wait_sampling():
+        st = window.sampling_tab
+        if st.view is None or st.runner.is_running():
+            QTimer.singleShot(200, wait_sampling)
+            return
+        x0, x1, y0, y1 = st.view.plane.bounds  # click a point on the latent plane, as a user would
+        st.scatter.draw()
+        px, py = st.scatter.ax.transData.transform((x0 + 0.3 * (x1 - x0), y0 + 0.7 * (y1 - y0)))
+        MouseEvent("button_press_event", st.scatter, px, py, button=1)._process()
+        MouseEvent("button_release_event", st.scatter, px, py, button=1)._process()
+        QTimer.singleShot(1500, lambda: (window.grab().save(str(out / f"sampling_{args.kind}.png")), window.close()))
 
     tab.runner.event_emitted.connect(on_event)
     tab.runner.finished.connect(lambda: QTimer.singleShot(500, after_training))

@@ -215,6 +215,17 @@ class JobRunner(QObject):
         if app is not None:
             app.aboutToQuit.connect(self._on_about_to_quit)
 
+    @classmethod
+    def for_tab(cls, tab: QObject) -> "JobRunner":
+        """A runner owned by `tab`, wired to the tab's `_on_event`, `_on_succeeded`, `_on_failed`
+        and `_on_finished` slots (those it has)."""
+        runner = cls(tab)
+        for signal, slot in ((runner.event_emitted, "_on_event"), (runner.succeeded, "_on_succeeded"),
+                             (runner.failed, "_on_failed"), (runner.finished, "_on_finished")):
+            if hasattr(tab, slot):
+                signal.connect(getattr(tab, slot))
+        return runner
+
     # -- public API -----------------------------------------------------------------------
     def start(self, fn: Job, name: str = "job") -> bool:
         """Start fn(on_event, stop) on a new thread; False (and nothing done) if a job runs."""

@@ -20,10 +20,7 @@ class ReconstructionTab(QWidget):
     def __init__(self, session: Session, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
-        self.runner = JobRunner(self)
-        self.runner.succeeded.connect(self._on_succeeded)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.finished.connect(self._on_job_finished)
+        self.runner = JobRunner.for_tab(self)
         self.recon = None  # engine.jobs.Reconstructions for the current model and data
         self.order = np.arange(0)
         self.page = 0
@@ -146,7 +143,7 @@ class ReconstructionTab(QWidget):
         self._sync_enabled()
 
     @Slot()
-    def _on_job_finished(self) -> None:
+    def _on_finished(self) -> None:
         self._sync_enabled()
         self.refresh()
 

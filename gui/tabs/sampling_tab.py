@@ -39,11 +39,7 @@ class SamplingTab(SamplingView):
         super().__init__(parent)  # builds the widgets
         self.session = session
         self._model_users: list[JobRunner] = []  # other tabs' runners whose jobs may hold session.model
-        self.runner = JobRunner(self)
-        self.runner.event_emitted.connect(self._on_event)
-        self.runner.succeeded.connect(self._on_succeeded)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.finished.connect(self._on_finished)
+        self.runner = JobRunner.for_tab(self)
         self._queue: dict[str, Callable] = {}
         self._pending: tuple[str, object, object] | None = None  # (kind, model, dataset) of the running job
         self._stale = True

@@ -28,11 +28,7 @@ class TrainingTab(QWidget):
     def __init__(self, session: Session, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
-        self.runner = JobRunner(self)
-        self.runner.event_emitted.connect(self._on_event)
-        self.runner.succeeded.connect(self._on_succeeded)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.finished.connect(self._on_finished)
+        self.runner = JobRunner.for_tab(self)
         self._epoch_seconds: list[float] = []
         self._epoch_started = 0.0
         self._steps = 1

@@ -288,3 +288,35 @@ def test_job_thread_runs_at_lower_priority_than_the_gui(qtbot, runner):
     with qtbot.waitSignal(runner.succeeded, timeout=10_000) as got:
         runner.start(job, "priority")
     assert got.args[0] > gui_priority
+
+
+def test_for_tab_wires_the_slots_the_tab_has(qtbot):
+    from PySide6.QtCore import QObject
+
+    from gui.worker import JobRunner
+
+    class Tab(QObject):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def _on_event(self, event):
+            self.seen.append(("event", event))
+
+        def _on_succeeded(self, result):
+            self.seen.append(("succeeded", result))
+
+        def _on_finished(self):
+            self.seen.append(("finished",))
+
+    tab = Tab()
+    runner = JobRunner.for_tab(tab)
+    assert runner.parent() is tab
+
+    def job(on_event, stop):
+        on_event("hello")
+        return 42
+
+    with qtbot.waitSignal(runner.finished, timeout=10_000):
+        runner.start(job)
+    assert tab.seen == [("event", "hello"), ("succeeded", 42), ("finished",)]

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -21,6 +18,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
                                QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from engine.denoise import BUNDLED_DENOISER, MODEL_METHOD, NOISE_KINDS, NOISE_LABELS, NoiseConfig
+from engine.denoise_jobs import (BUNDLED, Denoised, digits_job, fits_images, fully_convolutional, input_shape,
+                                 open_image_job, photo_denoise_job, save_image_job)
 from engine.denoise_io import (available_samples, clean_recent, kept_bit_depth, push_recent,
                                same_file, sample_path, suggested_name, with_image_suffix)
 from engine.events import Progress
@@ -30,7 +29,6 @@ from gui.widgets.image_grid import ImageGrid
 from gui.widgets.image_panels import ImagePanels, LazyDifference
 from gui.worker import JobRunner
 
-BUNDLED = "DnCNN (bundled)"  # method id of the bundled model; denoise_job shows model ids as labels
 METHODS = {  # method id -> checkbox text, in the order they run and are listed
     BUNDLED: "Bundled denoiser (DnCNN)",
     MODEL_METHOD: "Current model",
@@ -42,90 +40,6 @@ VIEWS = {"result": "Result", "diff_clean": "|result − clean|", "diff_noisy": "
 NO_REFERENCE = "No clean reference: add noise to measure PSNR and SSIM."
 SAVE_FILTERS = "PNG (*.png);;TIFF (*.tif *.tiff);;JPEG (*.jpg *.jpeg);;BMP (*.bmp)"
 COLUMNS = ("Method", "PSNR (dB)", "SSIM", "Seconds", "Megapixels/s")
-
-
-@dataclass
-class _Denoised:
-    result: Any  # engine.denoise.DenoiseResult
-    bundled: Any  # the bundled model, loaded in the worker (kept for the next run)
-    bundled_stamp: float
-
-
-def _open_job(path: str, max_pixels: int):
-    def job(on_event, stop):
-        from engine.images import read_image
-
-        return read_image(path, max_pixels=max_pixels)
-
-    return job
-
-
-def _denoise_job(pixels: np.ndarray, noise: NoiseConfig, methods: list[str], model, model_name: str,
-                 bundled: tuple[float, Any] | None):
-    """Load the bundled model if needed (reused while its file is unchanged), then denoise."""
-
-    def job(on_event, stop: threading.Event) -> _Denoised:
-        from engine.denoise import denoise_job
-
-        models, loaded, stamp = {}, None, 0.0
-        if BUNDLED in methods:
-            stamp = BUNDLED_DENOISER.stat().st_mtime if BUNDLED_DENOISER.is_file() else 0.0
-            if bundled is not None and bundled[0] == stamp:
-                loaded = bundled[1]
-            else:
-                on_event(Progress(0, 0, "Loading the bundled denoiser…"))
-                from engine.denoise import load_bundled_denoiser
-
-                loaded = load_bundled_denoiser()
-            models[BUNDLED] = loaded
-        if MODEL_METHOD in methods:
-            models[MODEL_METHOD] = model
-        run = denoise_job(pixels, noise, methods, models or None, model_name)
-        return _Denoised(run(on_event, stop), loaded, stamp)
-
-    return job
-
-
-def _save_job(path: Path, pixels: np.ndarray, bit_depth: int, alpha: np.ndarray | None):
-    def job(on_event, stop):
-        from engine.images import write_image
-
-        return write_image(path, pixels, bit_depth=bit_depth, alpha=alpha)
-
-    return job
-
-
-def _digits_job(model, dataset, indices: np.ndarray, noise_factor: float, seed: int):
-    from engine.jobs import reconstruct_job
-
-    subset = SimpleNamespace(x_val=dataset.x_val[indices],
-                             y_val=None if dataset.y_val is None else dataset.y_val[indices])
-    return reconstruct_job(model, subset, noise_factor, seed=seed)
-
-
-def _input_shape(model) -> tuple | None:
-    try:
-        shape = model.input_shape
-    except (AttributeError, ValueError, RuntimeError):
-        return None
-    if isinstance(shape, list):
-        shape = shape[0] if len(shape) == 1 else None
-    return tuple(shape) if shape is not None else None
-
-
-def fully_convolutional(model) -> bool:
-    """True for a model taking images of any size: input (None, None, None, channels)."""
-    shape = _input_shape(model)
-    return shape is not None and len(shape) == 4 and shape[1] is None and shape[2] is None and shape[3] is not None
-
-
-def _fits_digits(model, dataset) -> bool:
-    """True when the model takes the dataset's validation images (an image autoencoder on its data)."""
-    shape = _input_shape(model)
-    x = getattr(dataset, "x_val", None)
-    if shape is None or x is None or len(shape) != 4 or np.ndim(x) != 4 or len(x) == 0:
-        return False
-    return all(e is None or e == d for e, d in zip(shape[1:], x.shape[1:]))
 
 
 def _number(value: float, digits: int) -> str:
@@ -402,7 +316,7 @@ class DenoiseTab(QWidget):
         if have:
             item = self.view_combo.model().item(self.view_combo.findData("diff_clean"))
             item.setEnabled(self.result.reference is not None)
-        digits_ready = self.session.model is not None and _fits_digits(self.session.model, self.session.dataset)
+        digits_ready = self.session.model is not None and fits_images(self.session.model, self.session.dataset)
         for widget in (self.digits_noise, self.digits_count, self.digits_other):
             widget.setEnabled(digits_ready and not busy)
 
@@ -420,7 +334,7 @@ class DenoiseTab(QWidget):
             box.setText(f"Current model ({model.name})")
             box.setToolTip(f"{model.name} — {self.session.model_origin}")
         else:
-            shape = _input_shape(model)
+            shape = input_shape(model)
             shown = "x".join("any" if s is None else str(s) for s in (shape or ())[1:]) or "unknown"
             box.setEnabled(False)
             box.setChecked(False)
@@ -435,7 +349,7 @@ class DenoiseTab(QWidget):
         self._digit_indices = None
         self._digits_stale = True
         if (model is not None and self.image is None and not fully_convolutional(model)
-                and _fits_digits(model, self.session.dataset)):
+                and fits_images(model, self.session.dataset)):
             self.views.setCurrentIndex(1)  # a digits autoencoder: show what it does
         self._describe_digits()
         self._sync_enabled()
@@ -478,7 +392,7 @@ class DenoiseTab(QWidget):
         self.progress.setRange(0, 0)
         self.progress.setFormat("opening…")
         self.progress_label.setText(f"Opening {Path(path).name}…")
-        self.runner.start(_open_job(path, self.max_pixels), "open image")
+        self.runner.start(open_image_job(path, self.max_pixels), "open image")
         self._sync_enabled()
         return True
 
@@ -570,7 +484,7 @@ class DenoiseTab(QWidget):
         self.progress.setRange(0, 0)
         self.progress.setFormat("starting…")
         self.progress_label.setText("Starting…")
-        self.runner.start(_denoise_job(self.image.pixels, self.noise_config(), methods, model, name,
+        self.runner.start(photo_denoise_job(self.image.pixels, self.noise_config(), methods, model, name,
                                        self._bundled), "denoise")
         self._sync_enabled()
         self.status_changed.emit(f"Denoising {self.image.path.name} with {len(methods)} method(s)…")
@@ -596,7 +510,7 @@ class DenoiseTab(QWidget):
         if event.message:
             self.progress_label.setText(event.message)
 
-    def _denoised(self, outcome: _Denoised, image: LoadedImage) -> None:
+    def _denoised(self, outcome: Denoised, image: LoadedImage) -> None:
         if outcome.bundled is not None:
             self._bundled = (outcome.bundled_stamp, outcome.bundled)
         if image is not self.image:  # another image was opened meanwhile (cannot happen while busy)
@@ -747,7 +661,7 @@ class DenoiseTab(QWidget):
         self.progress.setRange(0, 0)
         self.progress.setFormat("saving…")
         self.progress_label.setText(f"Saving {path.name}…")
-        self.runner.start(_save_job(path, self.result.outputs[method], bit_depth, self.image.alpha), "save image")
+        self.runner.start(save_image_job(path, self.result.outputs[method], bit_depth, self.image.alpha), "save image")
         self._sync_enabled()
         return True
 
@@ -771,7 +685,7 @@ class DenoiseTab(QWidget):
                     "MNIST digits) and its validation digits show here: original, noisy, denoised.")
         elif data is None:
             text = "The current model has no data to show: load data in the Training or Reconstruction tab."
-        elif not _fits_digits(model, data):
+        elif not fits_images(model, data):
             text = (f"The current model does not take this data's images ({data.summary()}): train a model on "
                     "them in the Training tab.")
         else:
@@ -779,7 +693,7 @@ class DenoiseTab(QWidget):
                        else "trained without noise (plain autoencoder)")
             text = f"{model.name}, {trained}, on {data.summary()}."
         self.digits_note.setText(text)
-        if model is None or not _fits_digits(model, data):
+        if model is None or not fits_images(model, data):
             self.digits = None
             self.digits_grid.clear_images()
 
@@ -808,14 +722,14 @@ class DenoiseTab(QWidget):
         """Reconstruct digits when the Digits page is on screen and what it shows is out of date."""
         model, data = self.session.model, self.session.dataset
         if (not self._digits_stale or self.runner.is_running() or self.views.currentIndex() != 1
-                or not self.isVisible() or model is None or not _fits_digits(model, data)):
+                or not self.isVisible() or model is None or not fits_images(model, data)):
             return
         if self._digit_indices is None or self._digit_indices.max(initial=-1) >= len(data.x_val):
             self._digit_indices = np.arange(min(self.digits_count.value(), len(data.x_val)))
         self._digits_stale = False
         noise = self.digits_noise.value()
         self._pending = ("digits", noise)
-        self.runner.start(_digits_job(model, data, self._digit_indices, noise, seed=0), "digits")
+        self.runner.start(digits_job(model, data, self._digit_indices, noise, seed=0), "digits")
         self._sync_enabled()
 
     def _show_digits(self, recon, noise: float) -> None:

@@ -1,0 +1,702 @@
+"""Tables: read a CSV/TSV file and turn chosen columns into a numeric feature matrix.
+
+`read_table` / `parse_table_text` give a `Table` of stripped text cells (delimiter and header
+row are detected). `prepare` picks, imputes and one-hot encodes feature columns and reads an
+anomaly label; how it did so is kept in a JSON-serialisable `TableEncoding`, which
+`apply_encoding` applies again to another file at scoring time. `numeric_matrix` reads columns
+as a series for sequence models. Problems the user can fix raise `DataError`, whose message
+says what was wrong and what to do, naming the file, the columns and the file's line numbers.
+Nothing here imports TensorFlow, Qt or pandas.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from engine.data import DataError
+
+MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-"})  # case-insensitive, after strip
+DELIMITERS = (",", "\t", ";", "|")
+MAX_CATEGORIES = 50  # one-hot columns with more values than this look like IDs
+ANOMALY_WORDS = ("anomaly", "anomalous", "abnormal", "outlier", "fraud", "attack", "defect", "fault", "bad",
+                 "positive")
+_DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "vertical bar"}
+_SNIFF_CHARS = 64 << 10
+_HEADER_ROWS = 1000  # rows below the first one looked at to decide whether it is a header
+_LISTED = 6  # line numbers / names listed in a message before "and N more"
+
+
+# --------------------------------------------------------------------------- message helpers
+
+def _listing(items: Sequence[str], limit: int = _LISTED) -> str:
+    """'a, b, c and 4 more' (everything when there are few)."""
+    items = [str(item) for item in items]
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _quoted(names: Sequence[str], limit: int = _LISTED) -> str:
+    """Names in single quotes, listed."""
+    return _listing([f"'{name}'" for name in names], limit)
+
+
+def _lines(lines: Sequence[int]) -> str:
+    """'line 3' or 'lines 3, 7 and 12 more'."""
+    return ("line " if len(lines) == 1 else "lines ") + _listing([str(n) for n in lines])
+
+
+def _size(n_bytes: int) -> str:
+    """A file size for messages."""
+    return f"{n_bytes / 2**20:.1f} MiB" if n_bytes >= 2**20 else f"{n_bytes:,} bytes"
+
+
+def _to_float(cell: str) -> float | None:
+    """The cell as a finite float, or None."""
+    try:
+        value = float(cell)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _is_missing(cell: str) -> bool:
+    """True for an empty cell or a missing-value marker (NA, null, ?, ...)."""
+    return cell.lower() in MISSING
+
+
+# --------------------------------------------------------------------------- the Table type
+
+@dataclass(frozen=True)
+class _Parsed:
+    """One column read as numbers."""
+
+    missing: np.ndarray  # bool: empty or a MISSING marker
+    values: np.ndarray  # float64, NaN where missing or not a number
+    bad: np.ndarray  # bool: present but not a finite number
+
+    @property
+    def is_numeric(self) -> bool:
+        """Every present cell is a number and at least one is present."""
+        return not self.bad.any() and not self.missing.all()
+
+
+def _parse_column(cells: np.ndarray) -> _Parsed:
+    """Read a column of text cells as float64."""
+    missing = np.fromiter((_is_missing(c) for c in cells), dtype=bool, count=len(cells))
+    present = cells[~missing]
+    try:
+        numbers = present.astype(np.float64)
+    except (ValueError, TypeError):
+        numbers = np.array([_to_float(c) for c in present], dtype=np.float64)  # None -> NaN
+    numbers[~np.isfinite(numbers)] = np.nan
+    values = np.full(len(cells), np.nan)
+    values[~missing] = numbers
+    return _Parsed(missing, values, ~missing & np.isnan(values))
+
+
+@dataclass(frozen=True)
+class Table:
+    """Text cells of a CSV/TSV table, with column names and where each row came from."""
+
+    names: tuple[str, ...]  # column names; without a header "column 1", "column 2", ...
+    cells: np.ndarray  # (n_rows, n_cols) dtype object (str), each cell stripped
+    has_header: bool
+    delimiter: str
+    source: str  # file name ("" for text)
+    first_line: int  # file line of the first data row (1-based)
+    lines: np.ndarray | None = field(default=None, repr=False)  # file line of each data row; None: consecutive
+
+    @property
+    def n_rows(self) -> int:
+        """Number of data rows."""
+        return int(self.cells.shape[0])
+
+    @property
+    def where(self) -> str:
+        """The file name for messages ("The table" without one)."""
+        return self.source or "The table"
+
+    def column(self, name: str) -> np.ndarray:
+        """The cells of one column; DataError for an unknown name."""
+        if name not in self.names:
+            raise DataError(f"{self.where} has no column '{name}'; its columns are "
+                            f"{_quoted(self.names, 10)}. Choose one of those.")
+        return self.cells[:, self.names.index(name)]
+
+    def numeric_columns(self) -> list[str]:
+        """Columns whose present cells are all finite numbers (at least one present)."""
+        return [name for name in self.names if self._parsed(name).is_numeric]
+
+    def text_columns(self) -> list[str]:
+        """All other columns (text, or every cell missing)."""
+        return [name for name in self.names if not self._parsed(name).is_numeric]
+
+    def line_of(self, row: int) -> int:
+        """File line number (1-based) of a 0-based data row."""
+        return int(self.lines[row]) if self.lines is not None else self.first_line + int(row)
+
+    def lines_of(self, rows: np.ndarray) -> list[int]:
+        """File line numbers of a boolean mask or index array of data rows."""
+        rows = np.asarray(rows)
+        return [self.line_of(int(r)) for r in (np.flatnonzero(rows) if rows.dtype == bool else rows)]
+
+    @cached_property
+    def _cache(self) -> dict[str, _Parsed]:
+        return {}
+
+    def _parsed(self, name: str) -> _Parsed:
+        """The column read as numbers (cached)."""
+        if name not in self._cache:
+            self._cache[name] = _parse_column(self.column(name))
+        return self._cache[name]
+
+
+# --------------------------------------------------------------------------- reading
+
+def read_table(path: str | os.PathLike, max_bytes: int = 512 << 20) -> Table:
+    """Read a CSV/TSV file (utf-8, else latin-1); delimiter and header row are detected."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not a table. Choose a CSV or TSV file.")
+    if not path.is_file():
+        raise DataError(f"{path} does not exist. Choose a CSV or TSV file.")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise DataError(f"{path.name} is {_size(size)}; tables up to {_size(max_bytes)} can be read. "
+                        "Choose a smaller file, or keep fewer rows.")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"Cannot read {path.name}: {exc}. Check the file and its permissions.") from exc
+    return parse_table_text(_decode(raw, path.name), path.name)
+
+
+def _decode(raw: bytes, name: str) -> str:
+    """Bytes -> text: UTF-16 with a byte-order mark, else utf-8-sig, else latin-1."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise _binary_error(name) from None
+    if b"\x00" in raw:
+        raise _binary_error(name)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _binary_error(where: str) -> DataError:
+    return DataError(f"{where} is not a text table (it looks binary, e.g. an image or a spreadsheet workbook). "
+                     "Choose a CSV or TSV file (a spreadsheet can save one with Save As > CSV).")
+
+
+def _looks_binary(text: str) -> bool:
+    """NUL characters, or more than 5% control characters at the start."""
+    head = text[:_SNIFF_CHARS]
+    controls = sum(1 for ch in head if ch < " " and ch not in "\t\n\r\f\v")
+    return "\x00" in text or controls > 0.05 * max(len(head), 1)
+
+
+def parse_table_text(text: str, source: str = "") -> Table:
+    """Parse CSV/TSV text; `source` (a file name) is used in messages and for the .tsv hint."""
+    where = source or "The table"
+    if _looks_binary(text):
+        raise _binary_error(where)
+    text = text.removeprefix("\ufeff")
+    delimiter = _sniff_delimiter(text[:_SNIFF_CHARS], source)
+    rows = _read_rows(text, delimiter, where)
+    if not rows:
+        raise DataError(f"{where} is empty: it has no rows. Choose a CSV or TSV file with a header row "
+                        "and data rows.")
+    width = len(rows[0][1])
+    has_header = _detect_header([cells for _, cells in rows if len(cells) == width])
+    if any(len(cells) != width for _, cells in rows):
+        raise _ragged_error(where, rows, has_header, delimiter)
+    data = rows[1:] if has_header else rows
+    if not data:
+        raise DataError(f"{where} has a header but no data rows. Add rows below the header line, "
+                        "or choose another file.")
+    names = _unique_names(rows[0][1]) if has_header else tuple(f"column {j + 1}" for j in range(width))
+    cells = np.empty((len(data), width), dtype=object)
+    for i, (_, row) in enumerate(data):
+        cells[i] = row
+    lines = np.array([line for line, _ in data], dtype=np.int64)
+    return Table(names, cells, has_header, delimiter, source, int(lines[0]), lines)
+
+
+def _read_rows(text: str, delimiter: str, where: str) -> list[tuple[int, list[str]]]:
+    """(file line where the record starts, stripped cells) for each non-blank record."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True)
+    rows: list[tuple[int, list[str]]] = []
+    line = 1
+    try:
+        for record in reader:
+            cells = [cell.strip() for cell in record]
+            if any(cells):  # blank lines and lines of bare delimiters are skipped
+                rows.append((line, cells))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise DataError(f"{where}: line {line} cannot be read ({exc}). Fix that line; often a \" quote "
+                        "is not closed.") from exc
+    return rows
+
+
+def _sniff_delimiter(sample: str, source: str) -> str:
+    """Pick the delimiter among DELIMITERS: csv.Sniffer, checked against field-count consistency."""
+    if len(sample) == _SNIFF_CHARS and "\n" in sample:
+        sample = sample[: sample.rfind("\n")]  # drop the cut-off last line
+    scores = {d: _consistency(sample, d) for d in DELIMITERS}
+    try:
+        sniffed = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        sniffed = None
+    usable = {d: share for d, (share, width) in scores.items() if width > 1}
+    if not usable:
+        return "\t" if Path(source).suffix.lower() == ".tsv" else ","
+    best = max(usable.values())
+    if usable.get(sniffed, -1.0) >= best:
+        return sniffed
+    if Path(source).suffix.lower() == ".tsv" and usable.get("\t", -1.0) >= best:
+        return "\t"
+    return next(d for d in DELIMITERS if usable.get(d, -1.0) >= best)
+
+
+def _consistency(sample: str, delimiter: str, n_lines: int = 50) -> tuple[float, int]:
+    """(share of the first rows having the most common field count, that count)."""
+    widths: Counter[int] = Counter()
+    try:
+        for record in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter, skipinitialspace=True):
+            if any(cell.strip() for cell in record):
+                widths[len(record)] += 1
+            if sum(widths.values()) >= n_lines:
+                break
+    except csv.Error:
+        return 0.0, 0
+    if not widths:
+        return 0.0, 0
+    width, count = widths.most_common(1)[0]
+    return count / sum(widths.values()), width
+
+
+def _detect_header(rows: list[list[str]]) -> bool:
+    """Whether the first row names the columns (see the module's rules)."""
+    first, below = rows[0], rows[1: _HEADER_ROWS + 1]
+    numeric_below = [_all_numbers([row[j] for row in below]) for j in range(len(first))]
+    if any(numeric_below):
+        return any(numeric and not _is_missing(cell) and _to_float(cell) is None
+                   for numeric, cell in zip(numeric_below, first))
+    if any(_is_missing(cell) or _to_float(cell) is not None for cell in first) or len(set(first)) < len(first):
+        return False
+    return _length_vote(first, below[:20]) >= 0
+
+
+def _all_numbers(cells: list[str]) -> bool:
+    """Every present cell is a finite number and at least one is present."""
+    present = [cell for cell in cells if not _is_missing(cell)]
+    return bool(present) and all(_to_float(cell) is not None for cell in present)
+
+
+def _length_vote(first: list[str], below: list[list[str]]) -> int:
+    """csv.Sniffer.has_header's vote for text: columns of fixed width vote header if the first cell differs."""
+    votes = 0
+    for j, name in enumerate(first):
+        widths = {len(row[j]) for row in below}
+        if len(widths) == 1:
+            votes += 1 if len(name) not in widths else -1
+    return votes
+
+
+def _unique_names(first: list[str]) -> tuple[str, ...]:
+    """Header cells made unique: empty -> 'column 3', repeats -> 'x (2)'."""
+    names: list[str] = []
+    for j, cell in enumerate(first):
+        base = cell or f"column {j + 1}"
+        name, k = base, 2
+        while name in names:
+            name, k = f"{base} ({k})", k + 1
+        names.append(name)
+    return tuple(names)
+
+
+def _ragged_error(where: str, rows: list[tuple[int, list[str]]], has_header: bool, delimiter: str) -> DataError:
+    """Name the lines whose field count differs from the first row's."""
+    first_line, width = rows[0][0], len(rows[0][1])
+    odd = [(line, len(cells)) for line, cells in rows if len(cells) != width]
+    usual, count = Counter(len(cells) for _, cells in rows).most_common(1)[0]
+    what = _DELIMITER_NAMES[delimiter]
+    if usual != width and count > len(rows) / 2:
+        return DataError(f"{where}: the first row (line {first_line}) has {width} field(s) but most rows have "
+                         f"{usual} ({what}-separated). Remove title or note lines above the header, or fix "
+                         f"line {first_line}.")
+    parts = [f"line {line} has {n}" + (" field(s)" if i == 0 else "") for i, (line, n) in enumerate(odd[:_LISTED])]
+    more = f" and {len(odd) - _LISTED} more" if len(odd) > _LISTED else ""
+    first = "the header has" if has_header else f"the first row (line {first_line}) has"
+    return DataError(f"{where} (read as {what}-separated): {', '.join(parts)}{more}; {first} {width}. "
+                     f"Fix those lines (a missing or extra delimiter, or an unquoted {what} in a text field).")
+
+
+# --------------------------------------------------------------------------- features
+
+@dataclass(frozen=True)
+class TableOptions:
+    """Which columns to use and how."""
+
+    features: tuple[str, ...] = ()  # empty: every numeric column except the label
+    label: str | None = None
+    one_hot: bool = False  # one-hot encode chosen text columns instead of leaving them out
+    impute: bool = False  # fill missing cells: numeric -> median, text -> most frequent (on the fit rows)
+
+
+@dataclass(frozen=True)
+class TableEncoding:
+    """How to turn a table into features; JSON-serialisable, applied again at scoring time."""
+
+    columns: tuple[str, ...]  # source columns used, in order
+    numeric: tuple[str, ...]  # which of them are numeric
+    categories: dict[str, tuple[str, ...]]  # one-hot column -> its categories (sorted)
+    fill: dict[str, float | str]  # imputation value per column ({} when impute is off)
+    feature_names: tuple[str, ...]  # output features, e.g. ("amount", "colour=blue", "colour=red")
+    label: str | None
+    anomaly_value: str | None  # the label value that means "anomalous"
+    label_values: tuple[str, ...] = ()  # label values seen when fitting (normal first), for checks at scoring
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain lists, dicts and strings for json.dumps."""
+        return {"columns": list(self.columns), "numeric": list(self.numeric),
+                "categories": {name: list(values) for name, values in self.categories.items()},
+                "fill": dict(self.fill), "feature_names": list(self.feature_names), "label": self.label,
+                "anomaly_value": self.anomaly_value, "label_values": list(self.label_values)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TableEncoding:
+        """Inverse of to_dict; DataError when the dict is incomplete or damaged."""
+        try:
+            numeric = tuple(str(name) for name in d["numeric"])
+            fill = {str(k): (float(v) if k in numeric else str(v)) for k, v in d.get("fill", {}).items()}
+            return cls(tuple(str(c) for c in d["columns"]), numeric,
+                       {str(k): tuple(str(v) for v in vs) for k, vs in d.get("categories", {}).items()},
+                       fill, tuple(str(f) for f in d["feature_names"]), d.get("label"), d.get("anomaly_value"),
+                       tuple(str(v) for v in d.get("label_values", ())))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise DataError(f"The saved table encoding is incomplete or damaged ({type(exc).__name__}: {exc}). "
+                            "Train the detector again.") from exc
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Feature matrix (not scaled), labels and how they were made."""
+
+    x: np.ndarray  # (n_rows, n_features) float64
+    feature_names: tuple[str, ...]
+    labels: np.ndarray | None  # int8, 1 = anomalous, 0 = normal; None without a (two-valued) label column
+    encoding: TableEncoding
+    notes: tuple[str, ...]  # remarks for the user
+
+
+def prepare(table: Table, options: TableOptions, fit_rows: np.ndarray | None = None) -> Prepared:
+    """Choose, impute and encode feature columns and read the label.
+
+    `fit_rows` (boolean mask or row indices; default all rows) are the rows whose statistics
+    (imputation values, one-hot categories) are fitted, normally the normal training rows.
+    """
+    notes: list[str] = []
+    if options.label is not None:
+        table.column(options.label)
+    fit = _fit_mask(table, fit_rows)
+    features = _choose_features(table, options, notes)
+    numeric = [name for name in features if table._parsed(name).is_numeric]
+    text = [name for name in features if name not in numeric]
+    if text and not options.one_hot:
+        notes.append(f"Left out text column(s) {', '.join(text)}: tick One-hot encode to use them.")
+        text = []
+    columns = [name for name in features if name in numeric or name in text]
+    if not columns:
+        numeric_names = _quoted(table.numeric_columns()) or "none"
+        raise DataError(f"{table.where}: no usable feature column (numeric columns: {numeric_names}). Choose at "
+                        "least one numeric column, or tick One-hot encode to use text columns.")
+    _check_not_empty(table, columns, fit)
+    if not options.impute:
+        _refuse_gaps(table, columns, "Tick Impute missing values to fill them with the column median, "
+                                     "or fix the file.")
+    fill = _fit_fill(table, columns, fit, notes) if options.impute else {}
+    categories = {name: _categories(table, name, fit) for name in text}
+    anomaly_value, label_values, labels = _fit_labels(table, options.label, notes)
+    encoding = TableEncoding(tuple(columns), tuple(numeric), categories, fill,
+                             _feature_names(columns, categories), options.label, anomaly_value, label_values)
+    x = _encode(table, encoding)
+    return Prepared(x, encoding.feature_names, labels, encoding, tuple(notes))
+
+
+def _fit_mask(table: Table, fit_rows: np.ndarray | None) -> np.ndarray:
+    """fit_rows as a boolean mask over the table's rows."""
+    n = table.n_rows
+    if fit_rows is None:
+        return np.ones(n, dtype=bool)
+    rows = np.asarray(fit_rows)
+    if rows.dtype == bool:
+        if rows.shape != (n,):
+            raise ValueError(f"fit_rows is a mask of shape {rows.shape}; the table has {n} rows.")
+        mask = rows.copy()
+    else:
+        mask = np.zeros(n, dtype=bool)
+        mask[rows.astype(np.int64)] = True
+    if not mask.any():
+        raise DataError(f"{table.where}: there are no rows to fit on (fit_rows selects none of the {n} rows). "
+                        "Make sure some rows are normal training rows.")
+    return mask
+
+
+def _choose_features(table: Table, options: TableOptions, notes: list[str]) -> list[str]:
+    """options.features (checked, without the label) or every numeric column except the label."""
+    label = options.label
+    if not options.features:
+        unused = [name for name in table.text_columns() if name != label and not table._parsed(name).missing.all()]
+        if unused:
+            notes.append(f"Left out text column(s) {', '.join(unused)}: choose them as features and tick "
+                         "One-hot encode to use them.")
+        return [name for name in table.numeric_columns() if name != label]
+    chosen = list(dict.fromkeys(options.features))
+    unknown = [name for name in chosen if name not in table.names]
+    if unknown:
+        raise DataError(f"{table.where} has no column(s) {_quoted(unknown)}; its columns are "
+                        f"{_quoted(table.names, 10)}. Choose features among those.")
+    if label in chosen:
+        chosen.remove(label)
+        notes.append(f"The label column '{label}' is not used as a feature.")
+    return chosen
+
+
+def _check_not_empty(table: Table, columns: Sequence[str], fit: np.ndarray) -> None:
+    """Refuse columns with no value at all on the fit rows."""
+    empty = [name for name in columns if table._parsed(name).missing[fit].all()]
+    if empty:
+        rows = "rows" if fit.all() else f"{int(fit.sum())} training rows"
+        raise DataError(f"{table.where}: column(s) {_quoted(empty)} have no values on the {rows} "
+                        "(every cell is missing). Untick them, or fill them in the file.")
+
+
+def _refuse_gaps(table: Table, columns: Sequence[str], advice: str) -> None:
+    """DataError naming columns and lines with missing cells, if any."""
+    gaps = {name: table._parsed(name).missing for name in columns}
+    gaps = {name: mask for name, mask in gaps.items() if mask.any()}
+    if not gaps:
+        return
+    counts = [f"'{name}' ({int(mask.sum())})" for name, mask in gaps.items()]
+    rows = np.logical_or.reduce(list(gaps.values()))
+    raise DataError(f"{table.where}: missing values in column(s) {_listing(counts)}, on "
+                    f"{_lines(table.lines_of(rows))}. {advice}")
+
+
+def _fit_fill(table: Table, columns: Sequence[str], fit: np.ndarray, notes: list[str]) -> dict[str, float | str]:
+    """Median (numbers) or most frequent value (text) of each column on the fit rows; note what was filled."""
+    fill: dict[str, float | str] = {}
+    filled: list[str] = []
+    for name in columns:
+        parsed = table._parsed(name)
+        if parsed.is_numeric:
+            fill[name] = float(np.nanmedian(parsed.values[fit]))
+            how = f"median {fill[name]:g}"
+        else:
+            counts = Counter(table.column(name)[fit & ~parsed.missing])
+            fill[name] = min(counts, key=lambda value: (-counts[value], value))
+            how = f"most frequent '{fill[name]}'"
+        if parsed.missing.any():
+            filled.append(f"{int(parsed.missing.sum())} in '{name}' ({how})")
+    if filled:
+        total = sum(int(table._parsed(name).missing.sum()) for name in columns)
+        notes.append(f"Filled {total} missing cell(s): {'; '.join(filled)}.")
+    return fill
+
+
+def _categories(table: Table, name: str, fit: np.ndarray) -> tuple[str, ...]:
+    """Sorted distinct values of a text column on the fit rows; too many -> DataError."""
+    values = sorted(set(table.column(name)[fit & ~table._parsed(name).missing]))
+    if len(values) > MAX_CATEGORIES:
+        raise DataError(f"{table.where}: column '{name}' has {len(values)} different values on the training rows; "
+                        f"One-hot encode takes at most {MAX_CATEGORIES}. It looks like an ID or free-text "
+                        "column: untick it.")
+    return tuple(values)
+
+
+def _feature_names(columns: Sequence[str], categories: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """Column names, with one-hot columns expanded to 'column=value'."""
+    names: list[str] = []
+    for name in columns:
+        names += [f"{name}={value}" for value in categories[name]] if name in categories else [name]
+    return tuple(names)
+
+
+# --------------------------------------------------------------------------- labels
+
+def _label_keys(table: Table, label: str) -> np.ndarray:
+    """Label cells as comparable strings (numbers normalised: '1.0' -> '1'); DataError on gaps."""
+    parsed = table._parsed(label)
+    if parsed.missing.any():
+        raise DataError(f"{table.where}: the label column '{label}' has missing values on "
+                        f"{_lines(table.lines_of(parsed.missing))}. Fill them in the file, or choose no label.")
+    keys = np.empty(table.n_rows, dtype=object)
+    for i, (cell, value) in enumerate(zip(table.column(label), parsed.values)):
+        keys[i] = cell if math.isnan(value) else (str(int(value)) if value.is_integer() else repr(float(value)))
+    return keys
+
+
+def _two_values(table: Table, label: str, keys: np.ndarray) -> list[str]:
+    """The sorted distinct label values; more than two -> DataError."""
+    values = sorted(set(keys))
+    if len(values) > 2:
+        shown = ", ".join(values[:3]) + (", ..." if len(values) > 3 else "")
+        raise DataError(f"{table.where}: label column '{label}' has {len(values)} different values ({shown}); "
+                        "an anomaly label needs exactly two (normal and anomalous). Choose another label column "
+                        "or none.")
+    return values
+
+
+def _anomalous_value(values: Sequence[str], counts: Sequence[int]) -> str:
+    """Which of two label values means anomalous (0/1 -> 1, -1/1 -> -1, yes, true, a fraud-like word, rarer)."""
+    a, b = values
+    if {a, b} in ({"0", "1"}, {"-1", "1"}):
+        return "1" if "0" in (a, b) else "-1"
+    for yes, no in (("true", "false"), ("yes", "no")):
+        if {a.lower(), b.lower()} == {yes, no}:
+            return a if a.lower() == yes else b
+    hits = [any(word in value.lower() for word in ANOMALY_WORDS) for value in (a, b)]
+    if hits[0] != hits[1]:
+        return a if hits[0] else b
+    if counts[0] != counts[1]:
+        return a if counts[0] < counts[1] else b
+    return max(a, b)
+
+
+def _fit_labels(table: Table, label: str | None, notes: list[str]) -> tuple[str | None, tuple[str, ...], Any]:
+    """(anomaly value, label values with the normal one first, int8 labels or None)."""
+    if label is None:
+        return None, (), None
+    keys = _label_keys(table, label)
+    values = _two_values(table, label, keys)
+    if len(values) == 1:
+        notes.append(f"Label column '{label}' has only one value ('{values[0]}'): every row is treated alike; "
+                     "ROC curves need both classes.")
+        return None, (values[0],), None
+    anomalous = _anomalous_value(values, [int(np.count_nonzero(keys == v)) for v in values])
+    normal = values[0] if anomalous == values[1] else values[1]
+    labels = (keys == anomalous).astype(np.int8)
+    notes.append(f"Label column '{label}': '{anomalous}' is taken as anomalous ({int(labels.sum())} of "
+                 f"{len(labels)} rows), '{normal}' as normal.")
+    return anomalous, (normal, anomalous), labels
+
+
+def _scoring_labels(table: Table, encoding: TableEncoding) -> np.ndarray | None:
+    """Labels of a table being scored, with the anomaly value chosen when fitting."""
+    label = str(encoding.label)
+    keys = _label_keys(table, label)
+    if encoding.anomaly_value is None:  # one value (or none) when fitting: decide now
+        values = _two_values(table, label, keys)
+        if len(values) == 1:
+            return None
+        seen = [v for v in values if v in encoding.label_values]
+        counts = [int(np.count_nonzero(keys == v)) for v in values]
+        anomalous = next(v for v in values if v not in seen) if len(seen) == 1 else _anomalous_value(values, counts)
+        return (keys == anomalous).astype(np.int8)
+    known = set(encoding.label_values) | {encoding.anomaly_value}
+    unknown = np.array([key not in known for key in keys], dtype=bool)
+    if len(known) > 1 and unknown.any():
+        others = sorted(set(keys[unknown]))
+        raise DataError(f"{table.where}: label column '{label}' holds {_quoted(others, 3)} on "
+                        f"{_lines(table.lines_of(unknown))}, but the detector was trained with only "
+                        f"{_quoted(sorted(known))}. Fix those cells, or score the file without its label.")
+    return (keys == encoding.anomaly_value).astype(np.int8)
+
+
+# --------------------------------------------------------------------------- encoding
+
+def apply_encoding(table: Table, encoding: TableEncoding) -> tuple[np.ndarray, np.ndarray | None]:
+    """Features (and labels, when the label column is present) of another table, as when fitting."""
+    absent = [name for name in encoding.columns if name not in table.names]
+    if absent:
+        raise DataError(f"{table.where} lacks column(s) {_quoted(absent)}; the detector was trained on columns "
+                        f"{_quoted(encoding.columns, 10)}. Choose a file with those columns (the header names "
+                        "must match).")
+    x = _encode(table, encoding)
+    labels = _scoring_labels(table, encoding) if encoding.label and encoding.label in table.names else None
+    return x, labels
+
+
+def _encode(table: Table, encoding: TableEncoding) -> np.ndarray:
+    """(n_rows, n_features) float64 from the encoding's columns."""
+    advice = ("The detector was trained without Impute missing values: fill those cells, or train again with "
+              "Impute missing values ticked.")
+    _refuse_gaps(table, [name for name in encoding.columns if name not in encoding.fill], advice)
+    blocks = [_numeric_feature(table, name, encoding.fill.get(name))[:, None] if name in encoding.numeric
+              else _one_hot(table, name, encoding.categories.get(name, ()), encoding.fill.get(name))
+              for name in encoding.columns]
+    return np.hstack(blocks).astype(np.float64) if blocks else np.zeros((table.n_rows, 0))
+
+
+def _numeric_feature(table: Table, name: str, fill: float | str | None) -> np.ndarray:
+    """One numeric column as float64, gaps filled; text cells -> DataError."""
+    parsed = table._parsed(name)
+    if parsed.bad.any():
+        raise _text_error(table, [name], "the detector expects numbers there")
+    values = parsed.values.copy()
+    values[parsed.missing] = float(fill) if fill is not None else np.nan
+    return values
+
+
+def _one_hot(table: Table, name: str, categories: Sequence[str], fill: float | str | None) -> np.ndarray:
+    """(n_rows, len(categories)) 0/1; unknown values give an all-zero row."""
+    cells = table.column(name).copy()
+    cells[table._parsed(name).missing] = "" if fill is None else str(fill)
+    index = {value: k for k, value in enumerate(categories)}
+    picks = np.array([index.get(cell, -1) for cell in cells], dtype=np.int64)
+    out = np.zeros((table.n_rows, len(categories)))
+    rows = np.flatnonzero(picks >= 0)
+    out[rows, picks[rows]] = 1.0
+    return out
+
+
+def _text_error(table: Table, names: Sequence[str], why: str) -> DataError:
+    """Name columns that hold text, with example cells and their lines."""
+    parts = []
+    for name in names:
+        parsed = table._parsed(name)
+        rows = np.flatnonzero(parsed.bad)
+        if not len(rows):
+            parts.append(f"'{name}' is empty")
+            continue
+        examples = ", ".join(f"'{table.column(name)[r]}'" for r in rows[:3])
+        parts.append(f"'{name}' has text ({examples}) on {_lines(table.lines_of(rows))}")
+    return DataError(f"{table.where}: column {'; column '.join(parts)}, but {why}. Fix those cells, or choose "
+                     "numeric columns.")
+
+
+# --------------------------------------------------------------------------- sequences
+
+def numeric_matrix(table: Table, columns: Sequence[str], impute: bool = False) -> np.ndarray:
+    """(n_rows, len(columns)) float64 of numeric columns; gaps refused, or interpolated along rows with impute."""
+    if not columns:
+        raise DataError(f"{table.where}: no columns chosen. Choose at least one numeric column.")
+    for name in columns:
+        table.column(name)
+    text = [name for name in columns if not table._parsed(name).is_numeric]
+    if text:
+        raise _text_error(table, text, "a sequence needs numeric columns")
+    if not impute:
+        _refuse_gaps(table, columns, "Tick Impute missing values to interpolate them from the neighbouring rows, "
+                                     "or fix the file.")
+    out = np.column_stack([table._parsed(name).values for name in columns]).astype(np.float64)
+    steps = np.arange(table.n_rows)
+    for j in range(out.shape[1]):
+        gaps = np.isnan(out[:, j])
+        if gaps.any():
+            out[gaps, j] = np.interp(steps[gaps], steps[~gaps], out[~gaps, j])  # edges hold the nearest value
+    return out

@@ -5,7 +5,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-MODEL_KINDS = ("dense", "sparse", "deep", "conv", "residual", "vae", "conv_vae", "aae")
+MODEL_KINDS = ("dense", "sparse", "deep", "conv", "residual", "vae", "conv_vae", "aae", "conv1d", "transformer")
 MODEL_LABELS = {
     "dense": "Dense (one hidden code layer)",
     "sparse": "Sparse (L1 on the code)",
@@ -15,7 +15,10 @@ MODEL_LABELS = {
     "vae": "Variational (dense, 784-512-latent)",
     "conv_vae": "Variational (convolutional)",
     "aae": "Adversarial (AAE, latent prior)",
+    "conv1d": "Sequence: 1-D convolutional (windows of a series)",
+    "transformer": "Sequence: transformer (self-attention, windows of a series)",
 }
+SEQUENCE_KINDS = ("conv1d", "transformer")
 GENERATIVE_KINDS = ("vae", "conv_vae", "aae")
 VAE_KINDS = ("vae", "conv_vae")
 LATENT_RANGE = (1, 256)
@@ -70,7 +73,7 @@ class TrainConfig:
         "early_stopping_patience": Limits(0, 10000, "Stop after this many epochs without a better validation loss; 0 = off."),
         "seed": Limits(0, 2**31 - 1, "Random seed: same seed, same data and settings give the same run."),
         "preview_count": Limits(1, 32, "Validation samples shown in the live preview."),
-        "filters": Limits(1, 1024, "Channels of the hidden convolution layers (conv and residual models)."),
+        "filters": Limits(1, 1024, "Channels of the hidden layers of the conv, residual and sequence models."),
         "depth": Limits(3, 64, "Convolution layers of the residual denoiser."),
         "beta": Limits(0.0, 100.0, "Weight of the KL term (VAE only); 1 = the standard ELBO."),
     }

@@ -188,6 +188,26 @@ def load_image_folder(
     subfolders (two or more) with images, each subfolder is a class: y = class index.
     Transparent pixels are composited over black. Progress events go to `on_event`.
     """
+    found = read_image_files(folder, size=size, color=color, max_files=max_files, on_event=on_event, minimum=2)
+    x_train, y_train, x_val, y_val = split(found.x, found.y, validation_fraction, seed)
+    return Dataset(x_train, x_val, y_train, y_val, found.source, found.skipped, found.class_names)
+
+
+@dataclass(frozen=True)
+class ImageFiles:
+    """Every readable image of a folder, in file-name order."""
+
+    x: np.ndarray  # (n, h, w, c) float32 in [0, 1]
+    names: tuple[str, ...]  # paths relative to the folder
+    y: np.ndarray | None  # class index per image when subfolders are classes
+    class_names: tuple[str, ...]
+    skipped: tuple[str, ...]
+    source: str
+
+
+def read_image_files(folder: str | os.PathLike, *, size: tuple[int, int] = (28, 28), color: str = "grey",
+                     max_files: int = 20000, on_event: EventCallback = ignore_event, minimum: int = 1) -> ImageFiles:
+    """Read the images under `folder` (recursively, unsplit); see load_image_folder."""
     folder = Path(folder)
     _check_folder_args(folder, size, color)
     files, class_names, labels = _list_images(folder)
@@ -196,13 +216,12 @@ def load_image_folder(
         files, labels = files[:max_files], labels[:max_files]
     _check_memory(len(files), size, color)
     pixels, kept, skipped = _read_all(folder, files, lambda path: _read_one(path, size, color), on_event)
-    if len(pixels) < 2:
+    if len(pixels) < minimum:
         raise _no_images_error(folder, len(pixels), skipped)
-    x = np.stack(pixels).astype(np.float32)
     y = np.asarray([labels[i] for i in kept], dtype=np.int64) if class_names else None
-    x_train, y_train, x_val, y_val = split(x, y, validation_fraction, seed)
     source = f"Images from {folder}" + (f" (first {max_files} of {total} files)" if total > max_files else "")
-    return Dataset(x_train, x_val, y_train, y_val, source, tuple(skipped), class_names)
+    names = tuple(files[i].relative_to(folder).as_posix() for i in kept)
+    return ImageFiles(np.stack(pixels).astype(np.float32), names, y, class_names, tuple(skipped), source)
 
 
 def _check_folder_args(folder: Path, size: tuple[int, int], color: str) -> None:

@@ -7,7 +7,7 @@ import math
 import keras
 from keras import layers
 
-from engine.config import ConfigError, TrainConfig
+from engine.config import SEQUENCE_KINDS, ConfigError, TrainConfig
 
 DEEP_UNITS = (128, 64)
 
@@ -22,6 +22,10 @@ def build_autoencoder(config: TrainConfig, input_shape: tuple[int, ...], output_
         return build_generative(config, input_shape, n_classes, output_activation)
     if config.model_kind == "residual":
         return _residual(config, input_shape)
+    if config.model_kind in SEQUENCE_KINDS:
+        from engine.sequence_models import build_sequence_autoencoder
+
+        return build_sequence_autoencoder(config, input_shape, output_activation)
     if config.model_kind == "conv":
         encoder, decoder = _conv_parts(config, input_shape, output_activation)
     else:

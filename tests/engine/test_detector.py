@@ -1,0 +1,130 @@
+"""Anomaly detectors end to end on tiny data: train on normal samples, score, save, reload, export."""
+import csv
+import threading
+import zipfile
+
+import numpy as np
+import pytest
+
+from engine.anomaly_data import AnomalySpec, Scaler, load_anomaly_data
+from engine.config import ConfigError, TrainConfig
+from engine.data import DataError
+from engine.detector import (DetectorFileError, data_for, default_config, flags_of, load_detector, save_detector,
+                             score, score_new_job, train_detector_job, write_scored_csv)
+
+
+def run(job):
+    return job(lambda _event: None, threading.Event())
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return run(train_detector_job(AnomalySpec("synthetic"), default_config("table", epochs=8)))
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        if header:
+            writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def test_synthetic_demo_separates_anomalies(synthetic):
+    assert synthetic.detector.metrics["auroc"] > 0.99
+    scores = synthetic.scores
+    assert scores.errors.shape == (1050,) and scores.shares.shape == (1050, 10)
+    assert np.allclose(scores.shares.sum(axis=1), 1.0, atol=1e-5)
+    # the default threshold is the 99th percentile of the normal training errors
+    assert np.mean(synthetic.detector.train_errors > synthetic.detector.threshold) == pytest.approx(0.01, abs=0.005)
+
+
+def test_scaler_fitted_on_normal_rows_only_and_constant_column():
+    data = load_anomaly_data(AnomalySpec("synthetic"))
+    normal = data.labels == 0
+    assert np.abs(data.x_score[normal].mean(axis=0)).max() < 1e-5  # the anomalies do not move the mean
+    scaler = Scaler.fit(np.array([[1.0, 5.0], [3.0, 5.0]]))
+    assert scaler.scale.tolist() == [1.0, 1.0] and np.isfinite(scaler.transform([[2.0, 5.0]])).all()
+
+
+def test_save_and_reload_reproduce_scores_and_threshold(synthetic, tmp_path):
+    synthetic.detector.threshold = 1.2345
+    path = save_detector(synthetic.detector, tmp_path / "demo")
+    assert path.suffix == ".aedet"
+    again = load_detector(path)
+    assert again.threshold == 1.2345 and again.kind == "table"
+    assert np.allclose(again.scaler.mean, synthetic.detector.scaler.mean)
+    rescored = score(again.model, data_for(again))
+    assert np.allclose(rescored.errors, synthetic.scores.errors, atol=1e-6)
+
+
+def test_broken_and_foreign_detector_files_are_refused(tmp_path):
+    bad = tmp_path / "bad.aedet"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(DetectorFileError, match="not a detector file"):
+        load_detector(bad)
+    other = tmp_path / "other.aedet"
+    with zipfile.ZipFile(other, "w") as z:
+        z.writestr("detector.json", '{"format": "something else"}')
+    with pytest.raises(DetectorFileError, match="not an Autoencoder Studio detector"):
+        load_detector(other)
+    with pytest.raises(DetectorFileError, match="does not exist"):
+        load_detector(tmp_path / "missing.aedet")
+
+
+def test_scored_csv_has_rows_score_and_flag(synthetic, tmp_path):
+    out = write_scored_csv(synthetic.scores, synthetic.detector.threshold, tmp_path / "scored.csv")
+    with open(out) as f:
+        rows = list(csv.reader(f))
+    assert rows[0][-2:] == ["anomaly_score", "anomaly_flag"] and len(rows) == 1051
+    flagged = sum(int(r[-1]) for r in rows[1:])
+    assert flagged == int((synthetic.scores.errors > synthetic.detector.threshold).sum())
+    assert not list(tmp_path.glob(".*tmp*"))  # the temporary file was renamed, not left behind
+
+
+def test_table_detector_and_scoring_a_file_with_other_columns(tmp_path):
+    rng = np.random.default_rng(1)
+    rows = [[f"{a:.3f}", f"{b:.3f}", "7", "shop", "normal"] for a, b in rng.normal(size=(60, 2))]
+    rows += [["9", "9", "7", "shop", "fraud"], ["-8", "9", "7", "web", "fraud"]]
+    path = write_csv(tmp_path / "t.csv", ["amount", "hour", "const", "channel", "kind"], rows)
+    spec = AnomalySpec("table", path=str(path), label="kind")
+    outcome = run(train_detector_job(spec, default_config("table", epochs=3, batch_size=16)))
+    assert outcome.scores.labels.sum() == 2 and outcome.scores.errors.shape == (62,)
+    assert outcome.detector.names == ("amount", "hour", "const")  # the text column is left out
+    assert any("channel" in note for note in outcome.scores.data.notes)
+    other = write_csv(tmp_path / "other.csv", ["amount", "const"], [["1", "7"]])
+    with pytest.raises(DataError, match="hour"):
+        run(score_new_job(outcome.detector, str(other)))
+    same = write_csv(tmp_path / "new.csv", ["hour", "amount", "const", "extra"], [["0", "0", "7", "x"],
+                                                                                    ["9", "9", "7", "y"]])
+    new = run(score_new_job(outcome.detector, str(same)))
+    assert new.errors.shape == (2,) and new.errors[1] > new.errors[0]
+
+
+def test_sequence_detector_finds_the_spike(tmp_path):
+    t = np.arange(400)
+    values = np.sin(t / 5.0)
+    values[300:306] += 4.0
+    path = write_csv(tmp_path / "s.csv", ["value"], [[f"{v:.4f}"] for v in values])
+    spec = AnomalySpec("sequence", path=str(path), window=16, stride=2, train_share=0.6)
+    config = default_config("sequence", "conv1d", epochs=4, batch_size=16)
+    outcome = run(train_detector_job(spec, config))
+    scores = outcome.scores
+    assert scores.point_scores.shape == (400,)
+    assert 285 <= int(np.argmax(scores.point_scores)) <= 320
+    flags = flags_of(scores, float(np.sort(scores.errors)[-3]))
+    assert flags.shape == (400,) and flags[295:310].any()
+
+
+def test_sequence_shorter_than_the_window_is_refused(tmp_path):
+    path = write_csv(tmp_path / "short.csv", ["v"], [[str(i)] for i in range(10)])
+    with pytest.raises(DataError, match="shorter than a window"):
+        load_anomaly_data(AnomalySpec("sequence", path=str(path), window=32))
+
+
+def test_model_kind_must_fit_the_data():
+    with pytest.raises(ConfigError, match="does not fit table data"):
+        run(train_detector_job(AnomalySpec("synthetic"), TrainConfig(model_kind="conv1d", loss="mse")))
+    with pytest.raises(ConfigError, match="at least one digit"):
+        AnomalySpec("mnist", digits=())

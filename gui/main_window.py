@@ -6,6 +6,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 
 from gui.session import Session
+from gui.tabs.anomaly_tab import AnomalyTab
 from gui.tabs.denoise_tab import DenoiseTab
 from gui.tabs.reconstruction_tab import ReconstructionTab
 from gui.tabs.sampling_tab import SamplingTab
@@ -25,6 +26,7 @@ class MainWindow(QMainWindow):
         self.reconstruction_tab = ReconstructionTab(self.session)
         self.denoise_tab = DenoiseTab(self.session)
         self.sampling_tab = SamplingTab(self.session)
+        self.anomaly_tab = AnomalyTab(self.session)
         for runner in (self.reconstruction_tab.runner, self.denoise_tab.runner):
             self.sampling_tab.add_model_user(runner)  # their jobs may use the session model
         self.tabs = QTabWidget()
@@ -32,6 +34,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.reconstruction_tab, "Reconstruction")
         self.tabs.addTab(self.denoise_tab, "Denoise")
         self.tabs.addTab(self.sampling_tab, "Sampling")
+        self.tabs.addTab(self.anomaly_tab, "Anomaly detection")
         self.setCentralWidget(self.tabs)
         self.status_label = QLabel("Ready. Press Start training to train on the built-in MNIST digits.")
         self.statusBar().addWidget(self.status_label, 1)
@@ -61,7 +64,7 @@ class MainWindow(QMainWindow):
                                       "built-in MNIST digits.")
 
     def _all_tabs(self) -> tuple:
-        return (self.training_tab, self.reconstruction_tab, self.denoise_tab, self.sampling_tab)
+        return (self.training_tab, self.reconstruction_tab, self.denoise_tab, self.sampling_tab, self.anomaly_tab)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -69,6 +72,9 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Save model…", self.training_tab._save_model, QKeySequence.Save)
         file_menu.addSeparator()
         self._build_image_menus(file_menu)
+        file_menu.addSeparator()
+        self._action(file_menu, "Open &detector…", lambda: self.tabs.setCurrentWidget(self.anomaly_tab)
+                     or self.anomaly_tab._open_dialog())
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.Quit)
         train_menu = self.menuBar().addMenu("&Train")

@@ -2,6 +2,8 @@
 
 Usage: QT_QPA_PLATFORM=offscreen python tools/screenshots.py OUT_DIR [--kind dense] [--epochs 6]
        QT_QPA_PLATFORM=offscreen python tools/screenshots.py OUT_DIR --denoise astronaut [--sigma 25]
+       QT_QPA_PLATFORM=offscreen python tools/screenshots.py OUT_DIR --anomaly mnist|synthetic|table|sequence
+           [--path FILE] [--epochs N]   (each view of the Anomaly tab, mid-training and after)
 """
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ def main() -> int:
     parser.add_argument("--latent", type=int, default=0, help="code / latent size (0: the tab's default)")
     parser.add_argument("--denoise", default="", help="instead of training: denoise this sample photograph")
     parser.add_argument("--sigma", type=float, default=25.0)
+    parser.add_argument("--anomaly", default="", help="instead: train a detector on this Anomaly tab source")
+    parser.add_argument("--path", default="", help="the table / series file for --anomaly table|sequence")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -45,6 +49,9 @@ def main() -> int:
     window.show()
     if args.denoise:
         denoise_shots(app, window, out, args.denoise, args.sigma)
+        return 0
+    if args.anomaly:
+        anomaly_shots(app, window, out, args.anomaly, args.path, args.epochs, args.mid_epoch)
         return 0
     tab = window.training_tab
     set_choice(tab.model_kind, args.kind)
@@ -100,8 +107,8 @@ def main() -> int:
     return 0
 
 
-def denoise_shots(app, window, out: Path, sample: str, sigma: float) -> None:
-    """Open a sample photograph, add Gaussian noise, compare the bundled model with NL-means."""
+def waiter(app, window, out: Path):
+    """wait(done, timeout) spinning the event loop, and shot(name) saving the window."""
     def wait(done, timeout=600.0):
         end = time.monotonic() + timeout
         while not done() and time.monotonic() < end:
@@ -113,6 +120,39 @@ def denoise_shots(app, window, out: Path, sample: str, sigma: float) -> None:
         wait(lambda: False, timeout=0.5)  # let layouts and canvases settle
         window.grab().save(str(out / name))
         print(out / name)
+
+    return wait, shot
+
+
+def anomaly_shots(app, window, out: Path, source: str, path: str, epochs: int, mid_epoch: int) -> None:
+    """Train a detector in the Anomaly tab; grab the live curves mid-training, then every view."""
+    from engine.events import EpochEnded
+
+    wait, shot = waiter(app, window, out)
+    tab = window.anomaly_tab
+    window.tabs.setCurrentWidget(tab)
+    set_choice(tab.source, source)
+    tab.epochs.setValue(epochs)
+    if path:
+        chooser = tab.sequence_chooser if source == "sequence" else tab.table_chooser
+        chooser.path.setText(path)
+        chooser.path.editingFinished.emit()
+        wait(lambda: not tab.runner.is_running())
+    epochs_seen = []
+    tab.runner.event_emitted.connect(lambda e: isinstance(e, EpochEnded) and epochs_seen.append(e.epoch))
+    tab.start()
+    if wait(lambda: len(epochs_seen) >= mid_epoch or not tab.runner.is_running()) and tab.runner.is_running():
+        shot(f"anomaly_{source}_training.png")
+    wait(lambda: not tab.runner.is_running())
+    for i in range(1, tab.views.count()):
+        tab.views.setCurrentIndex(i)
+        shot(f"anomaly_{source}_{i}.png")
+    window.close()
+
+
+def denoise_shots(app, window, out: Path, sample: str, sigma: float) -> None:
+    """Open a sample photograph, add Gaussian noise, compare the bundled model with NL-means."""
+    wait, shot = waiter(app, window, out)
 
     tab = window.denoise_tab
     window.tabs.setCurrentWidget(tab)

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QGroupBox, Q
                                QMessageBox, QProgressBar, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from engine.config import (DATA_LABELS, GENERATIVE_KINDS, LATENT_RANGE, LOSS_LABELS, MODEL_LABELS, PRIOR_LABELS,
-                           VAE_KINDS, ConfigError, DataSpec, TrainConfig)
+                           SEQUENCE_KINDS, VAE_KINDS, ConfigError, DataSpec, TrainConfig)
 from engine.events import BatchEnded, EpochEnded, PreviewReady, Progress, Started
 from engine.jobs import train_job
 from gui.session import Session
@@ -60,7 +60,9 @@ class TrainingTab(QWidget):
         form.addRow("Colour", self.color)
         form.addRow(self.data_info)
 
-        self.model_kind = choice_combo(MODEL_LABELS, d.model_kind)
+        # Sequence models train on windows of a series: the Anomaly tab's Sequence source makes those.
+        self.model_kind = choice_combo({k: v for k, v in MODEL_LABELS.items() if k not in SEQUENCE_KINDS},
+                                       d.model_kind)
         self.code_size = int_spin(lim["code_size"], d.code_size)
         self.filters = int_spin(lim["filters"], d.filters)
         self.depth = int_spin(lim["depth"], d.depth)

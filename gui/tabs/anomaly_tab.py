@@ -1,0 +1,574 @@
+"""Anomaly detection tab: train a detector on normal data, score everything, choose a threshold."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
+                               QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QProgressBar, QPushButton,
+                               QScrollArea, QSizePolicy, QSpinBox, QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem,
+                               QTabWidget, QVBoxLayout, QWidget)
+
+from engine import anomaly
+from engine.anomaly_data import SOURCE_LABELS, AnomalySpec
+from engine.config import MODEL_LABELS, ConfigError, Limits, TrainConfig
+from engine.detector import DETECTOR_SUFFIX, KIND_MODELS, Detector, DetectorOutcome, Scores, data_kind, default_config
+from engine.events import BatchEnded, EpochEnded, Progress, Started
+from gui.widgets.anomaly_list import MostAnomalous
+from gui.widgets.forms import choice_combo, float_spin, int_spin, set_choice
+from gui.widgets.loss_plot import LossPlot
+from gui.widgets.roc_plot import RocPrPlot
+from gui.widgets.score_plot import ScorePlot
+from gui.widgets.table_chooser import TableChooser
+from gui.worker import JobRunner
+
+SUGGESTIONS = {key: label for key, label in anomaly.THRESHOLD_LABELS.items()}
+PAGES = ("synthetic", "table", "mnist", "folders", "sequence")
+
+
+class AnomalyTab(QWidget):
+    status_changed = Signal(str)
+
+    def __init__(self, session=None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.runner = JobRunner.for_tab(self)
+        self.detector: Detector | None = None
+        self.scores: Scores | None = None
+        self._inspecting: TableChooser | None = None
+        self._build()
+        self._on_source_changed()
+
+    # ----- layout -------------------------------------------------------------------
+    def _build(self) -> None:
+        self.source = choice_combo(SOURCE_LABELS, "synthetic")
+        self.source.currentIndexChanged.connect(self._on_source_changed)
+        self.pages = QStackedWidget()
+        self.table_chooser = TableChooser()
+        self.sequence_chooser = TableChooser(one_hot=False, label_help="A column marking anomalous time steps "
+                                             "(two values). Optional: gives ROC curves over windows.")
+        for chooser in (self.table_chooser, self.sequence_chooser):
+            chooser.path_chosen.connect(lambda path, c=chooser: self._inspect(c, path))
+        for page in (self._synthetic_page(), self.table_chooser, self._mnist_page(), self._folders_page(),
+                     self._sequence_page()):
+            self.pages.addWidget(page)
+        data_box = QGroupBox("Data (the detector trains on normal samples only)")
+        form = QVBoxLayout(data_box)
+        form.addWidget(self.source)
+        form.addWidget(self.pages)
+
+        lim = TrainConfig.LIMITS
+        self.model_kind = QComboBox()
+        self.code_size = int_spin(lim["code_size"], 4)
+        self.filters = int_spin(lim["filters"], 32)
+        self.epochs = int_spin(lim["epochs"], 40)
+        self.batch_size = int_spin(lim["batch_size"], 32, step=16)
+        self.learning_rate = float_spin(lim["learning_rate"], 1e-3, decimals=6, step=5e-4)
+        self.seed = int_spin(lim["seed"], 0)
+        model_box = QGroupBox("Model")
+        form = QFormLayout(model_box)
+        for label, widget in (("Kind", self.model_kind), ("Code size", self.code_size), ("Filters / width",
+                              self.filters), ("Epochs", self.epochs), ("Batch size", self.batch_size),
+                              ("Learning rate", self.learning_rate), ("Seed", self.seed)):
+            form.addRow(label, widget)
+
+        self.train_button = QPushButton("Train detector")
+        self.train_button.clicked.connect(self.start)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop training after the current batch; the best model so far is scored.")
+        self.stop_button.clicked.connect(self.stop)
+        self.open_button = QPushButton("Open detector…")
+        self.open_button.clicked.connect(self._open_dialog)
+        self.save_button = QPushButton("Save detector…")
+        self.save_button.setToolTip("Model, scaler and threshold in one file.")
+        self.save_button.clicked.connect(self._save_dialog)
+        self.score_button = QPushButton("Score another file…")
+        self.score_button.setToolTip("Score a new table / series file, or a folder of images, with this detector.")
+        self.score_button.clicked.connect(self._score_dialog)
+        self.export_button = QPushButton("Export scored CSV…")
+        self.export_button.setToolTip("The original rows plus anomaly_score and anomaly_flag.")
+        self.export_button.clicked.connect(self._export_dialog)
+        buttons = QGridLayout()
+        for i, b in enumerate((self.train_button, self.stop_button, self.open_button, self.save_button,
+                               self.score_button, self.export_button)):
+            buttons.addWidget(b, i // 2, i % 2)
+
+        controls = QWidget()
+        column = QVBoxLayout(controls)
+        column.addWidget(data_box)
+        column.addWidget(model_box)
+        column.addLayout(buttons)
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(controls)
+        scroll.setMinimumWidth(310)
+
+        self.progress = QProgressBar()
+        self.progress.setFormat("idle")
+        self.progress_label = QLabel("Choose data and press Train detector. The synthetic demo needs nothing else.")
+        self.progress_label.setWordWrap(True)
+        self.progress_label.setMinimumHeight(2 * self.progress_label.fontMetrics().lineSpacing() + 4)
+        self.loss_plot = LossPlot(smoothing=0.6)
+        self.score_plot = ScorePlot()
+        self.score_plot.threshold_dragged.connect(self._on_threshold_dragged)
+        self.score_plot.threshold_released.connect(self._on_threshold_dragged)
+        self.score_plot.sample_clicked.connect(self._on_sample_clicked)
+        self.roc_plot = RocPrPlot()
+        self.most = MostAnomalous()
+        self.most.sample_selected.connect(self._on_sample_clicked)
+        self.views = QTabWidget()
+        self.views.addTab(self.loss_plot, "Training")
+        self.views.addTab(self._scores_page(), "Scores and threshold")
+        self.views.addTab(self.roc_plot, "ROC / PR")
+        self.views.addTab(self.most, "Most anomalous")
+        right = QWidget()
+        right_column = QVBoxLayout(right)
+        right_column.addWidget(self.progress)
+        right_column.addWidget(self.progress_label)
+        right_column.addWidget(self.views, 1)
+
+        splitter = QSplitter(Qt.Horizontal)
+        splitter.addWidget(scroll)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        QVBoxLayout(self).addWidget(splitter)
+        self._sync_enabled()
+
+    def _synthetic_page(self) -> QWidget:
+        label = QLabel("The seed deck's demo: 1000 normal rows drawn from N(0, 1) and 50 anomalies from N(5, 1), "
+                       "10 columns, with labels. Train on the normal rows, score all 1050.")
+        label.setWordWrap(True)
+        return label
+
+    def _mnist_page(self) -> QWidget:
+        page = QWidget()
+        grid = QGridLayout(page)
+        grid.addWidget(QLabel("Normal digits (trained on); the others are anomalies:"), 0, 0, 1, 5)
+        self.digit_boxes = []
+        for d in range(10):
+            box = QCheckBox(str(d))
+            box.setChecked(d == 0)
+            self.digit_boxes.append(box)
+            grid.addWidget(box, 1 + d // 5, d % 5)
+        note = QLabel("Scores the MNIST test set. The full set is used when it is in Keras' cache; "
+                      "otherwise the built-in subset.")
+        note.setWordWrap(True)
+        grid.addWidget(note, 3, 0, 1, 5)
+        return page
+
+    def _folders_page(self) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        form.setContentsMargins(0, 0, 0, 0)
+        self.normal_folder = QLineEdit()
+        self.score_folder = QLineEdit()
+        self.score_folder.setToolTip("Images to score. Subfolders named good/normal (normal) and others "
+                                     "(anomalous) give labels, as in the MVTec AD layout.")
+        for label, edit in (("Normal images", self.normal_folder), ("Images to score", self.score_folder)):
+            browse = QPushButton("Browse…")
+            browse.clicked.connect(lambda _=False, e=edit: self._browse_folder(e))
+            row = QHBoxLayout()
+            row.addWidget(edit, 1)
+            row.addWidget(browse)
+            form.addRow(label, row)
+        self.image_size = QSpinBox()
+        self.image_size.setRange(4, 512)
+        self.image_size.setValue(64)
+        self.image_size.setToolTip("Images are resized to this many pixels a side.")
+        self.color = choice_combo({"grey": "Grey", "rgb": "Colour (RGB)"}, "grey")
+        form.addRow("Image size", self.image_size)
+        form.addRow("Colour", self.color)
+        return page
+
+    def _sequence_page(self) -> QWidget:
+        page = QWidget()
+        column = QVBoxLayout(page)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.sequence_chooser)
+        form = QFormLayout()
+        self.window = QSpinBox()
+        self.window.setRange(4, 4096)
+        self.window.setValue(32)
+        self.window.setToolTip("Steps per window; each window is one sample of the autoencoder.")
+        self.stride = QSpinBox()
+        self.stride.setRange(1, 4096)
+        self.stride.setValue(1)
+        self.stride.setToolTip("Steps between the starts of consecutive windows.")
+        self.train_share = QDoubleSpinBox()
+        self.train_share.setRange(0.05, 1.0)
+        self.train_share.setSingleStep(0.05)
+        self.train_share.setValue(0.5)
+        self.train_share.setToolTip("The first part of the series is assumed normal and trained on.")
+        form.addRow("Window (steps)", self.window)
+        form.addRow("Step between windows", self.stride)
+        form.addRow("Train on the first", self.train_share)
+        column.addLayout(form)
+        return page
+
+    def _scores_page(self) -> QWidget:
+        page = QWidget()
+        column = QVBoxLayout(page)
+        column.addWidget(self.score_plot, 1)
+        row = QHBoxLayout()
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setDecimals(6)
+        self.threshold.setRange(0.0, 1e12)
+        self.threshold.setSingleStep(0.01)
+        self.threshold.setToolTip("Samples scoring above this are flagged. Drag the red line in the plot, too.")
+        self.threshold.valueChanged.connect(self._on_threshold_typed)
+        self.suggestion = choice_combo(SUGGESTIONS, "percentile")
+        self.suggestion.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.suggestion.setMinimumContentsLength(14)
+        self.percentile = float_spin(Limits(50.0, 100.0, "Percentile of the training "
+                                     "errors."), 99.0, decimals=2, step=0.5)
+        self.mad_k = float_spin(Limits(0.0, 20.0, "k in median + k x MAD."), 3.0,
+                                decimals=1, step=0.5)
+        apply = QPushButton("Apply")
+        apply.clicked.connect(self.apply_suggestion)
+        self.log_scale = QCheckBox("Log scale")
+        self.log_scale.toggled.connect(self.score_plot.set_log_scale)
+        for w in (QLabel("Threshold"), self.threshold, QLabel("q"), self.percentile, QLabel("k"), self.mad_k):
+            row.addWidget(w)
+        row.addStretch(1)
+        column.addLayout(row)
+        row = QHBoxLayout()
+        for w in (QLabel("Suggest"), self.suggestion, apply, self.log_scale):
+            row.addWidget(w)
+        row.addStretch(1)
+        column.addLayout(row)
+        stats = QHBoxLayout()
+        self.stats_label = QLabel("")
+        self.stats_label.setWordWrap(True)
+        self.confusion = QTableWidget(2, 2)
+        self.confusion.setHorizontalHeaderLabels(["flagged", "not flagged"])
+        self.confusion.setVerticalHeaderLabels(["anomalous", "normal"])
+        self.confusion.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.confusion.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.confusion.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.confusion.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.confusion.setFixedSize(230, 84)
+        self.confusion.setToolTip("Confusion matrix at the current threshold (needs labels).")
+        stats.addWidget(self.stats_label, 1)
+        stats.addWidget(self.confusion)
+        column.addLayout(stats)
+        return page
+
+    # ----- state --------------------------------------------------------------------
+    @Slot()
+    def _on_source_changed(self) -> None:
+        source = self.source.currentData()
+        self.pages.setCurrentIndex(PAGES.index(source))
+        for i in range(self.pages.count()):  # the stack takes the height of the page shown, not the tallest
+            policy = QSizePolicy.Policy.Preferred if i == self.pages.currentIndex() else QSizePolicy.Policy.Ignored
+            self.pages.widget(i).setSizePolicy(policy, policy)
+        self.pages.adjustSize()
+        kind = data_kind(source)
+        current = self.model_kind.currentData()
+        self.model_kind.clear()
+        for key in KIND_MODELS[kind]:
+            self.model_kind.addItem(MODEL_LABELS[key], key)
+        set_choice(self.model_kind, current)
+        defaults = default_config(kind)
+        for box, value in ((self.code_size, defaults.code_size), (self.epochs, defaults.epochs),
+                           (self.batch_size, defaults.batch_size), (self.learning_rate, defaults.learning_rate)):
+            box.setValue(value)
+
+    def _sync_enabled(self) -> None:
+        running = self.runner.is_running()
+        self.train_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        self.open_button.setEnabled(not running)
+        self.save_button.setEnabled(not running and self.detector is not None)
+        self.score_button.setEnabled(not running and self.detector is not None)
+        self.export_button.setEnabled(not running and self.scores is not None)
+
+    def spec(self) -> AnomalySpec:
+        source = self.source.currentData()
+        chooser = self.sequence_chooser if source == "sequence" else self.table_chooser
+        path = {"table": self.table_chooser.path.text().strip(), "sequence": self.sequence_chooser.path.text().strip(),
+                "folders": self.normal_folder.text().strip()}.get(source, "")
+        features = chooser.features() if source in ("table", "sequence") and chooser.columns.count() else ()
+        return AnomalySpec(source=source, path=path, score_path=self.score_folder.text().strip(), features=features,
+                           label=chooser.label_column() if source in ("table", "sequence") else "",
+                           one_hot=self.table_chooser.one_hot.isChecked(), impute=chooser.impute.isChecked(),
+                           digits=tuple(d for d, box in enumerate(self.digit_boxes) if box.isChecked()),
+                           image_size=self.image_size.value(), color=self.color.currentData(),
+                           window=self.window.value(), stride=self.stride.value(),
+                           train_share=self.train_share.value(), seed=self.seed.value())
+
+    def train_config(self) -> TrainConfig:
+        kind = data_kind(self.source.currentData())
+        return default_config(kind, self.model_kind.currentData(), code_size=self.code_size.value(),
+                              filters=self.filters.value(), epochs=self.epochs.value(),
+                              batch_size=self.batch_size.value(), learning_rate=self.learning_rate.value(),
+                              seed=self.seed.value())
+
+    # ----- run ----------------------------------------------------------------------
+    @Slot()
+    def start(self) -> None:
+        from engine.detector import train_detector_job
+
+        if self.runner.is_running():
+            self.status_changed.emit("The anomaly tab is busy; stop the running job first.")
+            return
+        try:
+            spec, config = self.spec(), self.train_config()
+        except ConfigError as exc:
+            QMessageBox.warning(self, "Check the settings", str(exc))
+            return
+        self.loss_plot.reset(f"Detector: {MODEL_LABELS[config.model_kind]}")
+        self.views.setCurrentWidget(self.loss_plot)
+        self._run(train_detector_job(spec, config), "train detector", "Training the detector…")
+
+    @Slot()
+    def stop(self) -> None:
+        if self.runner.is_running():
+            self.runner.stop()
+            self.progress_label.setText("Stopping after the current batch; the best model so far is scored…")
+
+    def _run(self, job, name: str, message: str) -> None:
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("working…")
+        self.progress_label.setText(message)
+        self.runner.start(job, name)
+        self._sync_enabled()
+
+    def _inspect(self, chooser: TableChooser, path: str) -> None:
+        if self.runner.is_running():
+            chooser.show_error("Busy: the columns are read when the running job ends. Press Enter in the path.")
+            return
+        from engine.tables import read_table
+
+        self._inspecting = chooser
+        self._run(lambda on_event, stop: read_table(path), "read table", f"Reading {Path(path).name}…")
+
+    @Slot(object)
+    def _on_event(self, event) -> None:
+        if isinstance(event, Progress):
+            if event.total:
+                self.progress.setRange(0, event.total)
+                self.progress.setValue(event.done)
+                self.progress.setFormat(f"{event.message} %p%" if event.message else "%p%")
+            elif event.message:
+                self.progress_label.setText(event.message)
+        elif isinstance(event, Started):
+            self.loss_plot.set_total_epochs(event.total_epochs)
+            self.progress.setRange(0, event.total_epochs)
+            self.progress.setValue(0)
+            self.progress.setFormat("epoch %v/%m")
+            self.progress_label.setText(event.description)
+        elif isinstance(event, BatchEnded):
+            self.loss_plot.add_batch(event)
+        elif isinstance(event, EpochEnded):
+            self.loss_plot.add_epoch(event)
+            self.progress.setValue(event.epoch + 1)
+
+    @Slot(object)
+    def _on_succeeded(self, result) -> None:
+        if isinstance(result, DetectorOutcome):
+            self.loss_plot.mark_best(result.result.best_epoch)
+            self._show(result.detector, result.scores, result.result.message)
+            self.views.setCurrentIndex(1)
+        elif isinstance(result, Detector):
+            self.detector = result
+            self.status_changed.emit("Detector opened; scoring its data…")
+            self._score(result)
+        elif isinstance(result, Scores):
+            self._show(self.detector, result, f"Scored {result.data.source}.")
+            self.views.setCurrentIndex(1)
+        elif self._inspecting is not None:  # a Table
+            chooser, self._inspecting = self._inspecting, None
+            chooser.set_table(result, chooser.path.text().strip())
+            self.progress_label.setText(f"Read {result.source}: choose the columns, then press Train detector.")
+
+    @Slot(str, str)
+    def _on_failed(self, message: str, _detail: str) -> None:
+        if self._inspecting is not None:
+            chooser, self._inspecting = self._inspecting, None
+            chooser.show_error(message)
+        self.progress_label.setText(message)
+        self.status_changed.emit(message)
+        QMessageBox.warning(self, "Anomaly detection", message)
+
+    @Slot()
+    def _on_finished(self) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if self.scores is not None else 0)
+        self.progress.setFormat("idle")
+        self._sync_enabled()
+
+    def _score(self, detector: Detector, path: str = "", score_path: str = "") -> None:
+        from engine.detector import score_new_job
+
+        self._run(score_new_job(detector, path, score_path), "score", "Scoring…")
+
+    # ----- showing results ----------------------------------------------------------
+    def _show(self, detector: Detector, scores: Scores, message: str) -> None:
+        self.detector, self.scores = detector, scores
+        index_label = {"image": "image", "table": "row", "sequence": "window"}[scores.data.kind]
+        self.score_plot.set_scores(scores.errors, detector.train_errors, scores.labels, detector.threshold,
+                                   index_label=index_label)
+        if anomaly.has_both_classes(scores.labels):
+            found = anomaly.curves(scores.errors, scores.labels)
+            self.roc_plot.set_curves(found.fpr, found.tpr, found.auroc, found.precision, found.recall,
+                                     found.average_precision, found.positive_rate)
+            metrics = f" AUROC {found.auroc:.3f}, average precision {found.average_precision:.3f}."
+        else:
+            self.roc_plot.show_message("ROC and precision-recall curves need labels: choose a label column "
+                                       "(tables, sequences), MNIST, or good/ and other subfolders to score.")
+            metrics = ""
+        self.most.show_scores(scores, detector.threshold)
+        self._set_threshold(detector.threshold, from_plot=False)
+        notes = " ".join(scores.data.notes)
+        text = f"{message} {scores.data.source}.{metrics} {notes}".strip()
+        self.progress_label.setText(text)
+        self.status_changed.emit(f"Anomaly detection: {len(scores.errors)} samples scored.{metrics}")
+        self._sync_enabled()
+
+    @Slot()
+    def apply_suggestion(self) -> None:
+        if self.detector is None:
+            return
+        key = self.suggestion.currentData()
+        try:
+            found = self.detector.suggestions(self.scores, self.percentile.value(), self.mad_k.value())
+        except ValueError as exc:
+            self.status_changed.emit(str(exc))
+            return
+        if key not in found:
+            QMessageBox.information(self, "Needs labels", "The F1-best threshold needs labels with both classes. "
+                                    "Choose a percentile, the largest training error or median + k x MAD.")
+            return
+        self._set_threshold(found[key])
+        self.status_changed.emit(f"Threshold set to {found[key]:.6g} ({SUGGESTIONS[key]}).")
+
+    @Slot(float)
+    def _on_threshold_dragged(self, value: float) -> None:
+        self._set_threshold(value, from_plot=True)
+
+    @Slot(float)
+    def _on_threshold_typed(self, value: float) -> None:
+        if self.detector is not None and value != self.detector.threshold:
+            self._set_threshold(value)
+
+    def _set_threshold(self, value: float, from_plot: bool = False) -> None:
+        if self.detector is None or self.scores is None:
+            return
+        value = float(value)
+        self.detector.threshold = value
+        self.threshold.blockSignals(True)
+        self.threshold.setValue(value)
+        self.threshold.blockSignals(False)
+        if not from_plot:
+            self.score_plot.set_threshold(value)
+        stats = anomaly.threshold_stats(self.scores.errors, value, self.scores.labels)
+        self.stats_label.setText(stats.summary() + ".")
+        self.confusion.setVisible(stats.has_labels)
+        if stats.has_labels:
+            for (r, c), n in {(0, 0): stats.tp, (0, 1): stats.fn, (1, 0): stats.fp, (1, 1): stats.tn}.items():
+                self.confusion.setItem(r, c, QTableWidgetItem(str(n)))
+            self.roc_plot.set_point(stats.fpr, stats.tpr, stats.tpr, stats.precision)
+        self.most.set_threshold(value)
+
+    @Slot(int)
+    def _on_sample_clicked(self, index: int) -> None:
+        if self.scores is None or not 0 <= index < len(self.scores.errors):
+            return
+        self.score_plot.highlight(index)
+        self.status_changed.emit(f"Sample {index + 1}: score {self.scores.errors[index]:.6g}.")
+
+    # ----- files --------------------------------------------------------------------
+    def _browse_folder(self, edit: QLineEdit) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose a folder of images", edit.text())
+        if path:
+            edit.setText(path)
+
+    @Slot()
+    def _open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open detector", "", f"Detectors (*{DETECTOR_SUFFIX})")
+        if path:
+            self.open_detector(path)
+
+    def open_detector(self, path: str) -> None:
+        from engine.detector import load_detector_job
+
+        if not self.runner.is_running():
+            self._run(load_detector_job(path), "open detector", f"Opening {Path(path).name}…")
+
+    @Slot()
+    def _save_dialog(self) -> None:
+        if self.detector is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save detector", f"detector{DETECTOR_SUFFIX}",
+                                              f"Detectors (*{DETECTOR_SUFFIX})")
+        if path:
+            self.save_detector(path)
+
+    def save_detector(self, path: str) -> bool:
+        from engine.detector import DetectorFileError, save_detector
+
+        if self.detector is None or self.runner.is_running():
+            return False
+        try:
+            written = save_detector(self.detector, path)
+        except DetectorFileError as exc:
+            QMessageBox.warning(self, "Could not save the detector", str(exc))
+            return False
+        self.status_changed.emit(f"Detector saved to {written} (threshold {self.detector.threshold:.6g}).")
+        return True
+
+    @Slot()
+    def _score_dialog(self) -> None:
+        if self.detector is None:
+            return
+        if self.detector.kind == "image":
+            path = QFileDialog.getExistingDirectory(self, "Choose a folder of images to score")
+            if path:
+                self.score_file(score_path=path)
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Choose a table to score", "",
+                                                  "Tables (*.csv *.tsv *.txt);;All files (*)")
+            if path:
+                self.score_file(path=path)
+
+    def score_file(self, path: str = "", score_path: str = "") -> None:
+        if self.detector is not None and not self.runner.is_running():
+            self._score(self.detector, path, score_path)
+
+    @Slot()
+    def _export_dialog(self) -> None:
+        if self.scores is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export scored data", "scored.csv", "CSV (*.csv)")
+        if path:
+            self.export_csv(path)
+
+    def export_csv(self, path: str) -> bool:
+        from engine.detector import DetectorFileError, write_scored_csv
+
+        if self.scores is None or self.detector is None:
+            return False
+        try:
+            written = write_scored_csv(self.scores, self.detector.threshold, path)
+        except DetectorFileError as exc:
+            QMessageBox.warning(self, "Could not export", str(exc))
+            return False
+        self.status_changed.emit(f"Scored data written to {written}.")
+        return True
+
+    # ----- settings -----------------------------------------------------------------
+    def save_settings(self, settings: QSettings) -> None:
+        settings.setValue("anomaly/source", self.source.currentData())
+        settings.setValue("anomaly/paths", {"table": self.table_chooser.path.text(),
+                                            "sequence": self.sequence_chooser.path.text(),
+                                            "normal": self.normal_folder.text(), "score": self.score_folder.text()})
+
+    def restore_settings(self, settings: QSettings) -> None:
+        set_choice(self.source, str(settings.value("anomaly/source", "synthetic")))
+        paths = settings.value("anomaly/paths")
+        if isinstance(paths, dict):
+            self.table_chooser.path.setText(str(paths.get("table", "")))
+            self.sequence_chooser.path.setText(str(paths.get("sequence", "")))
+            self.normal_folder.setText(str(paths.get("normal", "")))
+            self.score_folder.setText(str(paths.get("score", "")))

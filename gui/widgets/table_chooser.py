@@ -1,0 +1,104 @@
+"""Choose a CSV/TSV file, its feature columns and an optional label column."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QListWidget, QListWidgetItem, QPushButton, QWidget)
+
+TABLE_FILTER = "Tables (*.csv *.tsv *.txt);;All files (*)"
+NO_LABEL = "(none)"
+
+
+class TableChooser(QWidget):
+    """Path, a checkable column list and a label combo; the tab reads the file (in a worker) and calls
+    set_table() with an engine.tables.Table."""
+
+    path_chosen = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, *, label_help: str = "", one_hot: bool = True):
+        super().__init__(parent)
+        self.path = QLineEdit()
+        self.path.setPlaceholderText("a .csv or .tsv file")
+        self.path.editingFinished.connect(self._on_path_edited)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.path, 1)
+        row.addWidget(browse)
+        self.columns = QListWidget()
+        self.columns.setMaximumHeight(130)
+        self.columns.setToolTip("Tick the columns to use as features. Text columns are left out unless "
+                                "One-hot encode is ticked.")
+        self.label = QComboBox()
+        self.label.addItem(NO_LABEL, "")
+        self.label.setToolTip(label_help or "A column saying which rows are anomalous (two values). Optional: "
+                              "with it you get ROC and precision-recall curves.")
+        self.one_hot = QCheckBox("One-hot encode text columns")
+        self.one_hot.setVisible(one_hot)
+        self.impute = QCheckBox("Impute missing values (column median)")
+        self.info = QLabel("Choose a file to see its columns.")
+        self.info.setWordWrap(True)
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("File", row)
+        form.addRow("Columns", self.columns)
+        form.addRow("Label column", self.label)
+        form.addRow(self.one_hot)
+        form.addRow(self.impute)
+        form.addRow(self.info)
+        self._loaded = ""
+
+    @Slot()
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a table", self.path.text(), TABLE_FILTER)
+        if path:
+            self.path.setText(path)
+            self._on_path_edited()
+
+    @Slot()
+    def _on_path_edited(self) -> None:
+        path = self.path.text().strip()
+        if path and path != self._loaded:
+            self.info.setText("Reading the columns…")
+            self.path_chosen.emit(path)
+
+    def set_table(self, table, path: str) -> None:
+        """Fill the lists from a read engine.tables.Table (numeric columns ticked)."""
+        self._loaded = path
+        numeric = set(table.numeric_columns())
+        self.columns.clear()
+        current_label = self.label.currentData()
+        self.label.clear()
+        self.label.addItem(NO_LABEL, "")
+        for name in table.names:
+            item = QListWidgetItem(name if name in numeric else f"{name}  (text)")
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if name in numeric else Qt.CheckState.Unchecked)
+            self.columns.addItem(item)
+            self.label.addItem(name, name)
+        index = self.label.findData(current_label)
+        self.label.setCurrentIndex(max(0, index))
+        header = "with a header" if table.has_header else "no header row"
+        self.info.setText(f"{table.n_rows} rows, {len(table.names)} columns ({len(numeric)} numeric), {header}.")
+
+    def show_error(self, message: str) -> None:
+        self._loaded = ""
+        self.info.setText(message)
+
+    def features(self) -> tuple[str, ...]:
+        return tuple(self.columns.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.columns.count())
+                     if self.columns.item(i).checkState() == Qt.CheckState.Checked)
+
+    def label_column(self) -> str:
+        return self.label.currentData() or ""
+
+    def set_checked(self, names) -> None:
+        wanted = set(names)
+        for i in range(self.columns.count()):
+            item = self.columns.item(i)
+            item.setCheckState(Qt.CheckState.Checked if item.data(Qt.ItemDataRole.UserRole) in wanted
+                               else Qt.CheckState.Unchecked)
+
+    def set_label(self, name: str) -> None:
+        self.label.setCurrentIndex(max(0, self.label.findData(name)))

@@ -213,6 +213,20 @@ def most_anomalous(errors: np.ndarray, count: int) -> np.ndarray:
     return top[np.argsort(-errors[top], kind="stable")]
 
 
+def distinct_windows(errors: np.ndarray, starts: np.ndarray, window: int, count: int) -> np.ndarray:
+    """The highest-scoring windows that do not overlap a higher-scoring one already chosen, highest first."""
+    chosen: list[int] = []
+    taken = np.zeros(int(starts.max()) + window + 1 if len(starts) else 1, bool)
+    for i in np.argsort(-np.asarray(errors), kind="stable"):
+        start = int(starts[i])
+        if not taken[start:start + window].any():
+            chosen.append(int(i))
+            taken[start:start + window] = True
+            if len(chosen) == count:
+                break
+    return np.asarray(chosen, np.int64)
+
+
 def has_both_classes(labels: np.ndarray | None) -> bool:
     return labels is not None and len(np.unique(labels)) == 2
 

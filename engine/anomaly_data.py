@@ -193,7 +193,7 @@ def _mnist(spec: AnomalySpec, _on_event) -> AnomalyData:
     shown = ", ".join(map(str, digits))
     source = (f"MNIST: train on {int(normal.sum())} training images of digit(s) {shown}; score the "
               f"{len(data.x_val)} test images ({data.source.split(' — ')[0]})")
-    names = tuple(f"test #{i} (digit {d})" for i, d in enumerate(data.y_val))
+    names = tuple(f"#{i} ({d})" for i, d in enumerate(data.y_val))  # test image index (its digit)
     return AnomalyData("image", Dataset(x_train, x_val, source=source), data.x_val, labels, source,
                        sample_names=names, extra={"digits": digits, "digit_labels": np.asarray(data.y_val)})
 

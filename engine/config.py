@@ -9,7 +9,7 @@ MODEL_KINDS = ("dense", "sparse", "deep", "conv", "residual", "vae", "conv_vae",
 MODEL_LABELS = {
     "dense": "Dense (one hidden code layer)",
     "sparse": "Sparse (L1 on the code)",
-    "deep": "Deep dense (128-64-code-64-128)",
+    "deep": "Deep dense (two hidden layers per side)",
     "conv": "Convolutional",
     "residual": "Residual denoiser (DnCNN-style, any image size)",
     "vae": "Variational (dense, 784-512-latent)",

@@ -29,7 +29,7 @@ FORMAT = "autoencoder-studio-detector"
 MAX_UNPACKED_BYTES = 4 << 30
 KIND_MODELS = {  # model kinds offered per data kind; the first is the default
     "table": ("deep", "dense", "sparse"),
-    "image": ("dense", "conv", "deep"),
+    "image": ("deep", "dense", "conv"),
     "sequence": ("conv1d", "transformer"),
 }
 DEFAULT_PERCENTILE = 99.0
@@ -48,7 +48,9 @@ def default_config(kind: str, model_kind: str | None = None, **changes: Any) -> 
     """Settings that work for each data kind (the Anomaly tab's defaults)."""
     model_kind = model_kind or KIND_MODELS[kind][0]
     base = {"table": dict(code_size=4, epochs=40, batch_size=32, learning_rate=1e-3, loss="mse"),
-            "image": dict(code_size=32, epochs=20, batch_size=64, learning_rate=1e-3, loss="mse"),
+            # one-class MNIST (benchmarks/anomaly_mnist.py): a deep dense AE with a 16-unit code and an MSE
+            # loss beat a conv AE and BCE scores in a sweep of code size, loss, epochs and input noise
+            "image": dict(code_size=16, epochs=20, batch_size=128, learning_rate=1e-3, loss="mse"),
             "sequence": dict(code_size=8, epochs=20, batch_size=32, learning_rate=1e-3, loss="mse")}[kind]
     base.update(model_kind=model_kind, lr_schedule="cosine", filters=32, validation_fraction=0.1)
     base.update(changes)

@@ -10,6 +10,13 @@ from keras import layers
 from engine.config import SEQUENCE_KINDS, ConfigError, TrainConfig
 
 DEEP_UNITS = (128, 64)
+WIDE_DEEP_UNITS = (256, 64)  # for inputs of 512+ features (e.g. 28x28 images): measured better on one-class MNIST
+WIDE_INPUT = 512
+
+
+def deep_units(input_shape: tuple[int, ...]) -> tuple[int, int]:
+    """Hidden layer widths of the deep dense model for samples of `input_shape`."""
+    return WIDE_DEEP_UNITS if math.prod(input_shape) >= WIDE_INPUT else DEEP_UNITS
 
 
 def build_autoencoder(config: TrainConfig, input_shape: tuple[int, ...], output_activation: str = "sigmoid",
@@ -29,7 +36,7 @@ def build_autoencoder(config: TrainConfig, input_shape: tuple[int, ...], output_
     if config.model_kind == "conv":
         encoder, decoder = _conv_parts(config, input_shape, output_activation)
     else:
-        hidden = DEEP_UNITS if config.model_kind == "deep" else ()
+        hidden = deep_units(input_shape) if config.model_kind == "deep" else ()
         l1 = config.l1_weight if config.model_kind == "sparse" else 0.0
         encoder, decoder = _dense_parts(config.code_size, hidden, l1, input_shape, output_activation)
     inputs = keras.Input(input_shape, name="input")

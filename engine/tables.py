@@ -140,6 +140,15 @@ class Table:
         """All other columns (text, or every cell missing)."""
         return [name for name in self.names if not self._parsed(name).is_numeric]
 
+    def index_columns(self) -> list[str]:
+        """Numeric columns that only ever increase, with no gaps: a time stamp or row number, not a signal."""
+        found = []
+        for name in self.numeric_columns():
+            parsed = self._parsed(name)
+            if self.n_rows > 2 and not parsed.missing.any() and bool(np.all(np.diff(parsed.values) > 0)):
+                found.append(name)
+        return found
+
     def line_of(self, row: int) -> int:
         """File line number (1-based) of a 0-based data row."""
         return int(self.lines[row]) if self.lines is not None else self.first_line + int(row)

@@ -3,7 +3,7 @@
 Usage: QT_QPA_PLATFORM=offscreen python tools/screenshots.py OUT_DIR [--kind dense] [--epochs 6]
        QT_QPA_PLATFORM=offscreen python tools/screenshots.py OUT_DIR --denoise astronaut [--sigma 25]
        QT_QPA_PLATFORM=offscreen python tools/screenshots.py OUT_DIR --anomaly mnist|synthetic|table|sequence
-           [--path FILE] [--epochs N]   (each view of the Anomaly tab, mid-training and after)
+           [--path FILE] [--label COLUMN] [--epochs N]   (each view of the Anomaly tab, mid-training and after)
 """
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ def main() -> int:
     parser.add_argument("--sigma", type=float, default=25.0)
     parser.add_argument("--anomaly", default="", help="instead: train a detector on this Anomaly tab source")
     parser.add_argument("--path", default="", help="the table / series file for --anomaly table|sequence")
+    parser.add_argument("--label", default="", help="the label column for --anomaly table|sequence")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -51,7 +52,7 @@ def main() -> int:
         denoise_shots(app, window, out, args.denoise, args.sigma)
         return 0
     if args.anomaly:
-        anomaly_shots(app, window, out, args.anomaly, args.path, args.epochs, args.mid_epoch)
+        anomaly_shots(app, window, out, args.anomaly, args.path, args.epochs, args.mid_epoch, args.label)
         return 0
     tab = window.training_tab
     set_choice(tab.model_kind, args.kind)
@@ -124,7 +125,8 @@ def waiter(app, window, out: Path):
     return wait, shot
 
 
-def anomaly_shots(app, window, out: Path, source: str, path: str, epochs: int, mid_epoch: int) -> None:
+def anomaly_shots(app, window, out: Path, source: str, path: str, epochs: int, mid_epoch: int,
+                  label: str = "") -> None:
     """Train a detector in the Anomaly tab; grab the live curves mid-training, then every view."""
     from engine.events import EpochEnded
 
@@ -138,6 +140,7 @@ def anomaly_shots(app, window, out: Path, source: str, path: str, epochs: int, m
         chooser.path.setText(path)
         chooser.path.editingFinished.emit()
         wait(lambda: not tab.runner.is_running())
+        chooser.set_label(label)
     epochs_seen = []
     tab.runner.event_emitted.connect(lambda e: isinstance(e, EpochEnded) and epochs_seen.append(e.epoch))
     tab.start()

@@ -6,7 +6,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
                                QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QProgressBar, QPushButton,
-                               QScrollArea, QSizePolicy, QSpinBox, QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem,
+                               QScrollArea, QSizePolicy, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
                                QTabWidget, QVBoxLayout, QWidget)
 
 from engine import anomaly
@@ -43,7 +43,7 @@ class AnomalyTab(QWidget):
     def _build(self) -> None:
         self.source = choice_combo(SOURCE_LABELS, "synthetic")
         self.source.currentIndexChanged.connect(self._on_source_changed)
-        self.pages = QStackedWidget()
+        self.pages: list[QWidget] = []  # one per source; only the chosen one is shown (and takes room)
         self.table_chooser = TableChooser()
         self.sequence_chooser = TableChooser(one_hot=False, label_help="A column marking anomalous time steps "
                                              "(two values). Optional: gives ROC curves over windows.")
@@ -51,11 +51,13 @@ class AnomalyTab(QWidget):
             chooser.path_chosen.connect(lambda path, c=chooser: self._inspect(c, path))
         for page in (self._synthetic_page(), self.table_chooser, self._mnist_page(), self._folders_page(),
                      self._sequence_page()):
-            self.pages.addWidget(page)
+            self.pages.append(page)
         data_box = QGroupBox("Data (the detector trains on normal samples only)")
+        data_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         form = QVBoxLayout(data_box)
         form.addWidget(self.source)
-        form.addWidget(self.pages)
+        for page in self.pages:
+            form.addWidget(page)
 
         lim = TrainConfig.LIMITS
         self.model_kind = QComboBox()
@@ -65,6 +67,8 @@ class AnomalyTab(QWidget):
         self.batch_size = int_spin(lim["batch_size"], 32, step=16)
         self.learning_rate = float_spin(lim["learning_rate"], 1e-3, decimals=6, step=5e-4)
         self.seed = int_spin(lim["seed"], 0)
+        self.model_kind.currentIndexChanged.connect(
+            lambda: self.filters.setEnabled(self.model_kind.currentData() in ("conv", "conv1d", "transformer")))
         model_box = QGroupBox("Model")
         form = QFormLayout(model_box)
         for label, widget in (("Kind", self.model_kind), ("Code size", self.code_size), ("Filters / width",
@@ -258,11 +262,8 @@ class AnomalyTab(QWidget):
     @Slot()
     def _on_source_changed(self) -> None:
         source = self.source.currentData()
-        self.pages.setCurrentIndex(PAGES.index(source))
-        for i in range(self.pages.count()):  # the stack takes the height of the page shown, not the tallest
-            policy = QSizePolicy.Policy.Preferred if i == self.pages.currentIndex() else QSizePolicy.Policy.Ignored
-            self.pages.widget(i).setSizePolicy(policy, policy)
-        self.pages.adjustSize()
+        for name, page in zip(PAGES, self.pages):
+            page.setVisible(name == source)
         kind = data_kind(source)
         current = self.model_kind.currentData()
         self.model_kind.clear()
@@ -320,6 +321,7 @@ class AnomalyTab(QWidget):
         self.loss_plot.reset(f"Detector: {MODEL_LABELS[config.model_kind]}")
         self.views.setCurrentWidget(self.loss_plot)
         self._run(train_detector_job(spec, config), "train detector", "Training the detector…")
+        self.status_changed.emit("Training the anomaly detector on the normal samples…")
 
     @Slot()
     def stop(self) -> None:
@@ -379,7 +381,7 @@ class AnomalyTab(QWidget):
             self.views.setCurrentIndex(1)
         elif self._inspecting is not None:  # a Table
             chooser, self._inspecting = self._inspecting, None
-            chooser.set_table(result, chooser.path.text().strip())
+            chooser.set_table(result, chooser.path.text().strip(), skip_index=True)  # ids and time stamps
             self.progress_label.setText(f"Read {result.source}: choose the columns, then press Train detector.")
 
     @Slot(str, str)

@@ -11,6 +11,7 @@ from engine import anomaly
 from gui.widgets.anomaly_views import HeatmapGrid, SeriesView
 
 IMAGES_SHOWN = 12
+SERIES_SHOWN = 10  # distinct windows shaded on the series; more would cover it
 
 
 class MostAnomalous(QWidget):
@@ -44,7 +45,7 @@ class MostAnomalous(QWidget):
         self.heatmaps.sample_clicked.connect(self._select)
         self.series = SeriesView()
         self.windows = QListWidget()
-        self.windows.setMaximumWidth(230)
+        self.windows.setFixedWidth(210)
         self.windows.currentRowChanged.connect(self._on_window_row)
         series_page = QWidget()
         row = QHBoxLayout(series_page)
@@ -86,10 +87,13 @@ class MostAnomalous(QWidget):
         if scores is None:
             return
         kind = scores.data.kind
-        self.count.setVisible(kind != "image")
-        self.count_label.setVisible(kind != "image")
-        count = IMAGES_SHOWN if kind == "image" else self.count.value()
-        self._order = anomaly.most_anomalous(scores.errors, count)
+        self.count.setVisible(kind == "table")
+        self.count_label.setVisible(kind == "table")
+        count = {"image": IMAGES_SHOWN, "sequence": SERIES_SHOWN}.get(kind, self.count.value())
+        if kind == "sequence":  # distinct windows: overlapping neighbours of a listed window say nothing new
+            self._order = anomaly.distinct_windows(scores.errors, scores.data.starts, scores.inputs.shape[1], count)
+        else:
+            self._order = anomaly.most_anomalous(scores.errors, count)
         if kind == "image":
             self._show_images(scores)
         elif kind == "sequence":
@@ -146,9 +150,11 @@ class MostAnomalous(QWidget):
         self.windows.blockSignals(True)
         self.windows.clear()
         for rank, (index, start) in enumerate(zip(self._order, starts)):
-            line = f" (line {data.table.line_of(int(start))})" if data.table is not None else ""
-            self.windows.addItem(QListWidgetItem(f"{rank + 1}. steps {start}-{start + window - 1}{line}: "
-                                                 f"{scores.errors[index]:.4g}"))
+            item = QListWidgetItem(f"{rank + 1}. steps {start}-{start + window - 1}: {scores.errors[index]:.3g}")
+            if data.table is not None:
+                item.setToolTip(f"File lines {data.table.line_of(int(start))}-"
+                                f"{data.table.line_of(int(start + window - 1))}")
+            self.windows.addItem(item)
         self.windows.blockSignals(False)
 
     @Slot(int)

@@ -62,16 +62,18 @@ class TableChooser(QWidget):
             self.info.setText("Reading the columns…")
             self.path_chosen.emit(path)
 
-    def set_table(self, table, path: str) -> None:
-        """Fill the lists from a read engine.tables.Table (numeric columns ticked)."""
+    def set_table(self, table, path: str, skip_index: bool = False) -> None:
+        """Fill the lists from a read engine.tables.Table (numeric columns ticked; with `skip_index`, not
+        the columns that only increase, such as a time stamp)."""
         self._loaded = path
-        numeric = set(table.numeric_columns())
+        ordered = set(table.index_columns()) if skip_index else set()
+        numeric = set(table.numeric_columns()) - ordered
         self.columns.clear()
         current_label = self.label.currentData()
         self.label.clear()
         self.label.addItem(NO_LABEL, "")
         for name in table.names:
-            item = QListWidgetItem(name if name in numeric else f"{name}  (text)")
+            item = QListWidgetItem(name if name in numeric else f"{name}  ({'index' if name in ordered else 'text'})")
             item.setData(Qt.ItemDataRole.UserRole, name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if name in numeric else Qt.CheckState.Unchecked)
@@ -80,7 +82,10 @@ class TableChooser(QWidget):
         index = self.label.findData(current_label)
         self.label.setCurrentIndex(max(0, index))
         header = "with a header" if table.has_header else "no header row"
-        self.info.setText(f"{table.n_rows} rows, {len(table.names)} columns ({len(numeric)} numeric), {header}.")
+        text = f"{table.n_rows} rows, {len(table.names)} columns ({len(numeric) + len(ordered)} numeric), {header}."
+        if ordered:
+            text += f" Left unticked: {', '.join(sorted(ordered))} (only increases: a time or row index, not a signal)."
+        self.info.setText(text)
 
     def show_error(self, message: str) -> None:
         self._loaded = ""

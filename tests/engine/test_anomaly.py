@@ -93,3 +93,10 @@ def test_synthetic_demo_is_the_seed_decks():
     x, labels = anomaly.synthetic_demo(0)
     assert x.shape == (1050, 10) and labels.sum() == 50
     assert abs(x[labels == 0].mean()) < 0.1 and abs(x[labels == 1].mean() - 5) < 0.2
+
+
+def test_distinct_windows_skip_overlapping_neighbours():
+    starts = np.arange(0, 20)  # windows of 5, stride 1
+    errors = np.zeros(20)
+    errors[[10, 11, 9, 2]] = [5.0, 4.0, 3.0, 1.0]
+    assert anomaly.distinct_windows(errors, starts, 5, 3).tolist()[:2] == [10, 2]

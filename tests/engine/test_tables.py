@@ -318,3 +318,10 @@ def test_numeric_matrix_gaps_refused_or_interpolated(tmp_path):
 def test_numeric_matrix_refuses_text(tmp_path):
     with pytest.raises(DataError, match=r"'s' has text \('x'\) on line 3.*numeric"):
         numeric_matrix(table(tmp_path, "v,s\n1,2\n2,x\n"), ["v", "s"])
+
+
+def test_index_columns_are_the_ones_that_only_increase():
+    from engine.tables import parse_table_text
+
+    table = parse_table_text("t,v,flag\n1,5,0\n2,3,0\n3,4,1\n")
+    assert table.index_columns() == ["t"]

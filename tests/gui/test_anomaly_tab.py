@@ -128,9 +128,10 @@ def test_sequence_shorter_than_window_and_then_a_real_series(qtbot, window, mess
     t = np.arange(300)
     values = np.sin(t / 4.0)
     values[250:254] += 5
-    path = write_csv(tmp_path / "s.csv", ["value"], [[f"{v:.4f}"] for v in values])
+    path = write_csv(tmp_path / "s.csv", ["time", "value"], [[i, f"{v:.4f}"] for i, v in enumerate(values)])
     tab = show(qtbot, window, "sequence", epochs=3)
     read_columns(qtbot, tab, tab.sequence_chooser, path)
+    assert tab.sequence_chooser.features() == ("value",)  # the time stamp is not a signal: left unticked
     tab.window.setValue(400)
     train(qtbot, tab)
     assert messages and "window" in messages[-1][1]

@@ -128,3 +128,42 @@ def test_model_kind_must_fit_the_data():
         run(train_detector_job(AnomalySpec("synthetic"), TrainConfig(model_kind="conv1d", loss="mse")))
     with pytest.raises(ConfigError, match="at least one digit"):
         AnomalySpec("mnist", digits=())
+
+
+def test_transformer_sequence_detector_trains_and_round_trips(tmp_path):
+    values = np.sin(np.arange(200) / 3.0)
+    path = write_csv(tmp_path / "s.csv", ["a"], [[f"{v:.4f}"] for v in values])
+    spec = AnomalySpec("sequence", path=str(path), window=12, stride=3, train_share=0.7)
+    outcome = run(train_detector_job(spec, default_config("sequence", "transformer", epochs=2, batch_size=16,
+                                                          code_size=4, filters=8)))
+    history = outcome.result.history["loss"]
+    assert len(history) == 2 and np.isfinite(history).all()
+    again = load_detector(save_detector(outcome.detector, tmp_path / "t.aedet"))
+    assert np.allclose(score(again.model, data_for(again)).errors, outcome.scores.errors, atol=1e-5)
+
+
+def test_image_folders_with_good_and_defect_subfolders(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    normal, scored = tmp_path / "normal", tmp_path / "test"
+    for folder in (normal, scored / "good", scored / "scratch"):
+        folder.mkdir(parents=True)
+    for i in range(12):
+        Image.fromarray((rng.random((16, 16)) * 60).astype(np.uint8)).save(normal / f"n{i}.png")
+    for i in range(3):
+        Image.fromarray((rng.random((16, 16)) * 60).astype(np.uint8)).save(scored / "good" / f"g{i}.png")
+        Image.fromarray(np.full((16, 16), 250, np.uint8)).save(scored / "scratch" / f"s{i}.png")
+    (scored / "good" / "broken.png").write_bytes(b"not an image")
+    spec = AnomalySpec("folders", path=str(normal), score_path=str(scored), image_size=16)
+    outcome = run(train_detector_job(spec, default_config("image", epochs=2, batch_size=4)))
+    data = outcome.scores.data
+    assert data.labels.tolist() == [0, 0, 0, 1, 1, 1] and data.sample_names[0].startswith("good/")
+    assert any("skipped" in note for note in data.notes)
+    assert outcome.detector.metrics["auroc"] == 1.0  # bright squares are far from dark noise
+
+
+def test_a_single_row_table_is_refused_clearly(tmp_path):
+    path = write_csv(tmp_path / "one.csv", ["a", "b"], [["1", "2"]])
+    with pytest.raises(DataError, match="at least 4 normal rows"):
+        load_anomaly_data(AnomalySpec("table", path=str(path)))

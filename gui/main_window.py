@@ -80,6 +80,8 @@ class MainWindow(QMainWindow):
         train_menu = self.menuBar().addMenu("&Train")
         self._action(train_menu, "&Start", self.training_tab.start, "Ctrl+Return")
         self._action(train_menu, "S&top", self.training_tab.stop, "Ctrl+.")
+        model_menu = self.menuBar().addMenu("&Model")
+        self._action(model_menu, "&Architecture…", self.show_architecture, "Ctrl+I")
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About", self._about)
 
@@ -112,6 +114,22 @@ class MainWindow(QMainWindow):
         action.triggered.connect(slot)
         menu.addAction(action)
         return action
+
+    def _current_model(self, what: str):
+        """The session's model, or None after telling the user how to get one."""
+        if self.session.model is None:
+            QMessageBox.information(self, what, "There is no model yet: train one in the Training tab or open a "
+                                    ".keras file with File > Open model.")
+        return self.session.model
+
+    @Slot()
+    def show_architecture(self) -> None:
+        from gui.widgets.architecture_view import ArchitectureDialog
+
+        model = self._current_model("Architecture")
+        if model is not None:
+            self.architecture_dialog = ArchitectureDialog(model, self.session.model_origin, self)
+            self.architecture_dialog.show()
 
     @Slot(str)
     def show_status(self, text: str) -> None:

@@ -1,6 +1,7 @@
 """Blocking training around `keras.Model.fit` that streams events and honours a stop flag."""
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import threading
@@ -16,6 +17,7 @@ from engine.config import MODEL_LABELS, ConfigError, TrainConfig
 from engine.events import (BatchEnded, EpochEnded, EventCallback, Failed, Finished, PreviewReady, Started,
                            ignore_event)
 from engine.models import build_autoencoder
+from engine.runs import RunInfo, RunRecorder, RunStore, mean_code_activation, restore_checkpoint
 
 BATCH_EVENT_INTERVAL_S = 0.1
 STEPS_PER_EXECUTION = 16
@@ -39,9 +41,26 @@ class TrainResult:
 
 
 def train(config: TrainConfig, dataset, on_event: EventCallback = ignore_event,
-          stop: threading.Event | None = None) -> TrainResult:
-    """Train an autoencoder on `dataset` (an engine.data.Dataset); blocks until done or stopped."""
+          stop: threading.Event | None = None, *, run: RunInfo | None = None, store: RunStore | None = None,
+          resume: bool = False, strategy: Any = None) -> TrainResult:
+    """Train an autoencoder on `dataset` (an engine.data.Dataset); blocks until done or stopped.
+    With `run` the training is recorded there (engine.runs) and `resume` continues it from its
+    checkpoint; `strategy` (engine.runs.make_strategy) builds the model in its scope."""
     stop = stop or threading.Event()
+    if run is None:
+        if resume:
+            raise ConfigError("Resuming needs the run to resume.")
+        return _train(config, dataset, on_event, stop, None, False, strategy)
+    recorder = RunRecorder(run, store)
+    try:
+        return _train(config, dataset, on_event, stop, recorder, resume, strategy)
+    except BaseException as exc:
+        recorder.failed(exc)
+        raise
+
+
+def _train(config: TrainConfig, dataset, on_event: EventCallback, stop: threading.Event,
+           recorder: RunRecorder | None, resume: bool, strategy) -> TrainResult:
     x_train, x_val = _checked_arrays(dataset)
     keras.utils.set_random_seed(config.seed)
     batch_size, notes = _fitting_batch_size(config.batch_size, len(x_train))
@@ -52,8 +71,11 @@ def train(config: TrainConfig, dataset, on_event: EventCallback = ignore_event,
 
     labels = _mixture_labels(config, dataset)
     n_classes = labels[2] if labels else None
-    model = build_autoencoder(config, x_train.shape[1:], "sigmoid" if unit_range else "linear", n_classes=n_classes)
-    compile_model(model, config, steps)
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = build_autoencoder(config, x_train.shape[1:], "sigmoid" if unit_range else "linear",
+                                  n_classes=n_classes)
+        compile_model(model, config, steps, distributed=strategy is not None)
+        state = restore_checkpoint(model, recorder.run.checkpoint_path) if resume else None
     val_inputs = add_noise(x_val, config.noise_factor, seed=config.seed + 1) if config.denoising else x_val
     val_data = (val_inputs, x_val)
     if labels and labels[1] is not None:
@@ -61,23 +83,38 @@ def train(config: TrainConfig, dataset, on_event: EventCallback = ignore_event,
     n_preview = min(config.preview_count, len(x_val))
     streamer = _Streamer(on_event, stop, config, steps,
                          preview=(val_inputs[:n_preview].copy(), x_val[:n_preview].copy()))
+    callbacks: list[keras.callbacks.Callback] = [streamer]
+    if state is not None:
+        streamer.restore(state)
+    if recorder is not None:
+        recorder.begin(model, streamer)
+        callbacks += recorder.keras_callbacks()
     # TensorFlow and the model are hundreds of thousands of long-lived objects; a full
     # garbage collection that walks them holds the GIL for tens of ms and stalls the GUI.
     gc.collect()
     gc.freeze()
-    on_event(Started(config.epochs, steps, _describe(config, dataset, batch_size, notes)))
+    description = _describe(config, dataset, batch_size, notes, strategy)
+    if state is not None:
+        description += f" Resumed after epoch {state['epoch']}."
+    on_event(Started(config.epochs, steps, description))
 
     started = time.perf_counter()
     model.fit(
         _train_pipeline(x_train, batch_size, config.noise_factor, config.seed, labels[0] if labels else None),
         validation_data=tf.data.Dataset.from_tensor_slices(val_data).batch(max(batch_size, 256)),
-        epochs=config.epochs, callbacks=[streamer], verbose=0, shuffle=False,
+        epochs=config.epochs, initial_epoch=state["epoch"] if state else 0, callbacks=callbacks, verbose=0,
+        shuffle=False,
     )
-    return _finish(model, config, dataset, streamer, time.perf_counter() - started, on_event)
+    result = _finish(model, config, dataset, streamer, time.perf_counter() - started, on_event)
+    if recorder is not None:
+        recorder.finished(model, mean_code_activation(model, val_inputs))
+    return result
 
 
-def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int) -> None:
-    """Adam (optionally cosine-decayed), the chosen loss, XLA where it was measured to help."""
+def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int, distributed: bool = False) -> None:
+    """Adam (optionally cosine-decayed), the chosen loss, XLA where it was measured to help.
+    `distributed`: inside a tf.distribute scope, where (Keras 3.15 / TF 2.21) several steps per
+    execution or XLA failed with "You must feed a value for placeholder tensor", so both are off."""
 
     def rate(initial: float) -> Any:
         if config.lr_schedule != "cosine":
@@ -102,13 +139,14 @@ def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int)
                          rate(config.learning_rate * DISCRIMINATOR_LR_RATIO), beta_1=0.5),
                      "generator_optimizer": keras.optimizers.Adam(
                          rate(config.learning_rate * GENERATOR_LR_RATIO), beta_1=0.5)}
-        model.compile(optimizer=keras.optimizers.Adam(lr), steps_per_execution=STEPS_PER_EXECUTION, **extra)
+        model.compile(optimizer=keras.optimizers.Adam(lr),
+                      steps_per_execution=1 if distributed else STEPS_PER_EXECUTION, **extra)
         return
     # Measured on 2 CPU cores (benchmarks/time_to_quality.py): for the dense kinds XLA and
     # 16 steps per execution cut the per-step overhead that dominates such small models
     # (1.4 s -> 0.8 s per MNIST epoch at batch 64); the conv model is slower with XLA.
     # Batch callbacks, and so the stop check, then run every 16 steps (a few ms).
-    dense = config.model_kind in ("dense", "sparse", "deep")
+    dense = config.model_kind in ("dense", "sparse", "deep") and not distributed
     model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, jit_compile=dense,
                   steps_per_execution=STEPS_PER_EXECUTION if dense else 1)
 
@@ -199,6 +237,12 @@ class _Streamer(keras.callbacks.Callback):
         self._epoch_started = 0.0
         self._last_batch_event = 0.0
         self._last_step, self._last_mean = 0, 0.0
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint's history and best model (engine.runs.restore_checkpoint)."""
+        self.history = {k: list(v) for k, v in state["history"].items()}
+        self.best_epoch, self.best_weights = state["best_epoch"], state["best_weights"]
+        self.best_val = math.inf if state["best_val"] is None else float(state["best_val"])
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -297,11 +341,13 @@ def _fitting_batch_size(batch_size: int, n: int) -> tuple[int, str]:
     return n, f"batch size {batch_size} is larger than the {n} training samples, so {n} is used"
 
 
-def _describe(config: TrainConfig, dataset, batch_size: int, notes: str) -> str:
+def _describe(config: TrainConfig, dataset, batch_size: int, notes: str, strategy=None) -> str:
     kind = config.model_kind + (" denoising" if config.denoising else "")
     text = f"Training a {kind} autoencoder on {dataset.summary()}, batch {batch_size}"
     if config.generative:
         extra = f"beta {config.beta:g}" if config.model_kind != "aae" else f"{config.prior} prior"
         text = (f"Training a {MODEL_LABELS[config.model_kind]}{' denoising' if config.denoising else ''} model "
                 f"(latent {config.code_size}, {extra}) on {dataset.summary()}, batch {batch_size}")
+    if strategy is not None:
+        text += f" on {strategy.num_replicas_in_sync} replicas ({type(strategy).__name__})"
     return f"{text} ({notes})." if notes else f"{text}."

@@ -38,16 +38,28 @@ def load_data(spec: DataSpec):
 class TrainOutcome:
     dataset: Any
     result: Any
+    run: Any = None  # the engine.runs.RunInfo that recorded it, if any
 
 
-def train_job(spec: DataSpec, config: TrainConfig) -> Job:
+def train_job(spec: DataSpec, config: TrainConfig, store=None, resume=None, distribute: str = "default") -> Job:
+    """Load the data and train; with a run store (engine.runs.RunStore) the run is recorded there, and
+    `resume` (a RunInfo of that store) continues a run from its last checkpoint. `distribute` names a
+    tf.distribute strategy ("default", "mirrored" or "multiworker")."""
+
     def job(on_event: EventCallback, stop: threading.Event) -> TrainOutcome:
         on_event(Progress(0, 0, "Loading data…"))
         dataset = load_data(spec)
         on_event(Progress(0, 0, "Building the model (first start loads TensorFlow)…"))
+        from engine.runs import make_strategy
         from engine.training import train
 
-        return TrainOutcome(dataset, train(config, dataset, on_event, stop))
+        strategy = make_strategy(distribute)
+        run = resume
+        if store is not None and run is None:
+            run = store.create(config, {**spec.to_dict(), "summary": dataset.summary()})
+        result = train(config, dataset, on_event, stop, run=run, store=store if run is not None else None,
+                       resume=resume is not None, strategy=strategy)
+        return TrainOutcome(dataset, result, run)
 
     return job
 

@@ -9,6 +9,7 @@ from gui.session import Session
 from gui.tabs.anomaly_tab import AnomalyTab
 from gui.tabs.denoise_tab import DenoiseTab
 from gui.tabs.reconstruction_tab import ReconstructionTab
+from gui.tabs.runs_tab import RunsTab
 from gui.tabs.sampling_tab import SamplingTab
 from gui.tabs.training_tab import TrainingTab
 from gui.worker import JobRunner, stop_all
@@ -27,6 +28,8 @@ class MainWindow(QMainWindow):
         self.denoise_tab = DenoiseTab(self.session)
         self.sampling_tab = SamplingTab(self.session)
         self.anomaly_tab = AnomalyTab(self.session)
+        self.runs_tab = RunsTab(self.session)
+        self.runs_tab.resume_requested.connect(self._resume_run)
         for runner in (self.reconstruction_tab.runner, self.denoise_tab.runner):
             self.sampling_tab.add_model_user(runner)  # their jobs may use the session model
         self.tabs = QTabWidget()
@@ -35,6 +38,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.denoise_tab, "Denoise")
         self.tabs.addTab(self.sampling_tab, "Sampling")
         self.tabs.addTab(self.anomaly_tab, "Anomaly detection")
+        self.tabs.addTab(self.runs_tab, "Runs")
         self.setCentralWidget(self.tabs)
         self.status_label = QLabel("Ready. Press Start training to train on the built-in MNIST digits.")
         self.statusBar().addWidget(self.status_label, 1)
@@ -64,7 +68,8 @@ class MainWindow(QMainWindow):
                                       "built-in MNIST digits.")
 
     def _all_tabs(self) -> tuple:
-        return (self.training_tab, self.reconstruction_tab, self.denoise_tab, self.sampling_tab, self.anomaly_tab)
+        return (self.training_tab, self.reconstruction_tab, self.denoise_tab, self.sampling_tab, self.anomaly_tab,
+                self.runs_tab)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -82,6 +87,7 @@ class MainWindow(QMainWindow):
         self._action(train_menu, "S&top", self.training_tab.stop, "Ctrl+.")
         model_menu = self.menuBar().addMenu("&Model")
         self._action(model_menu, "&Architecture…", self.show_architecture, "Ctrl+I")
+        self._action(model_menu, "&Export…", self.show_export, "Ctrl+E")
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About", self._about)
 
@@ -131,6 +137,27 @@ class MainWindow(QMainWindow):
             self.architecture_dialog = ArchitectureDialog(model, self.session.model_origin, self)
             self.architecture_dialog.show()
 
+    @Slot()
+    def show_export(self) -> None:
+        from gui.widgets.export_dialog import ExportDialog
+
+        model = self._current_model("Export")
+        if model is None:
+            return
+        from engine.export import metadata_for
+
+        data = self.session.dataset
+        summary = data.summary() if data is not None else ""
+        metadata = metadata_for(model, self.session.train_config, summary)
+        pre, samples = export_inputs(model, data)
+        self.export_dialog = ExportDialog(model, metadata, pre, samples, model.name, self)
+        self.export_dialog.show()
+
+    @Slot(object)
+    def _resume_run(self, run) -> None:
+        if self.training_tab.resume(run):
+            self.tabs.setCurrentWidget(self.training_tab)
+
     @Slot(str)
     def show_status(self, text: str) -> None:
         self.status_label.setText(text)
@@ -167,3 +194,17 @@ class MainWindow(QMainWindow):
             runner.wait(15000)  # stops the job; the best model so far is still delivered
         stop_all(timeout_ms=5000)
         super().closeEvent(event)
+
+
+def export_inputs(model, data):
+    """The app's preprocessing for `model` (images: raw 0-255 pixels / 255) and raw sample inputs from `data`."""
+    import numpy as np
+
+    from engine.export import Preprocessing
+
+    image = len(model.input_shape) == 4
+    pre = Preprocessing("rescale", scale=1 / 255) if image else Preprocessing("none")
+    samples = None
+    if data is not None and tuple(data.x_val.shape[1:]) == tuple(model.input_shape[1:]):
+        samples = np.asarray(data.x_val[:8], np.float32) * (255.0 if image else 1.0)
+    return pre, samples

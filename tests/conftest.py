@@ -39,3 +39,9 @@ def _dangling_qthreads():
             f"test left {len(names)} QThread(s) running: {', '.join(names)}"
             + ("" if stopped else " (and they did not stop when asked)")
         )
+
+
+@pytest.fixture(autouse=True)
+def _private_run_store(tmp_path_factory, monkeypatch):
+    """Every test records its training runs in a fresh folder, never in the user's run store."""
+    monkeypatch.setenv("AES_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))

@@ -92,9 +92,13 @@ class AnomalyTab(QWidget):
         self.export_button = QPushButton("Export scored CSV…")
         self.export_button.setToolTip("The original rows plus anomaly_score and anomaly_flag.")
         self.export_button.clicked.connect(self._export_dialog)
+        self.export_model_button = QPushButton("Export model…")
+        self.export_model_button.setToolTip("The detector's autoencoder as .keras, SavedModel, TFLite or ONNX, with "
+                                            "its scaling built in and the threshold in the metadata.")
+        self.export_model_button.clicked.connect(self.show_export)
         buttons = QGridLayout()
         for i, b in enumerate((self.train_button, self.stop_button, self.open_button, self.save_button,
-                               self.score_button, self.export_button)):
+                               self.score_button, self.export_button, self.export_model_button)):
             buttons.addWidget(b, i // 2, i % 2)
 
         controls = QWidget()
@@ -283,6 +287,7 @@ class AnomalyTab(QWidget):
         self.save_button.setEnabled(not running and self.detector is not None)
         self.score_button.setEnabled(not running and self.detector is not None)
         self.export_button.setEnabled(not running and self.scores is not None)
+        self.export_model_button.setEnabled(not running and self.detector is not None)
 
     def spec(self) -> AnomalySpec:
         source = self.source.currentData()
@@ -558,6 +563,27 @@ class AnomalyTab(QWidget):
             return False
         self.status_changed.emit(f"Scored data written to {written}.")
         return True
+
+    @Slot()
+    def show_export(self) -> None:
+        from engine.export import Preprocessing, metadata_for
+        from gui.widgets.export_dialog import ExportDialog
+
+        d = self.detector
+        if d is None:
+            return
+        if d.scaler is not None:
+            pre = Preprocessing("standardize", mean=tuple(d.scaler.mean), std=tuple(d.scaler.scale))
+            raw = None if self.scores is None else d.scaler.mean + self.scores.inputs[:8] * d.scaler.scale
+        else:
+            pre = Preprocessing("rescale", scale=1 / 255)
+            raw = None if self.scores is None else self.scores.inputs[:8] * 255.0
+        metadata = metadata_for(d.model, d.config, self.scores.data.source if self.scores else "", d.metrics,
+                                d.threshold)
+        metadata.update(anomaly_kind=d.kind, features=list(d.names), anomaly_score="mean squared reconstruction "
+                        "error per sample (after the preprocessing); flagged when above the threshold")
+        self.export_dialog = ExportDialog(d.model, metadata, pre, raw, "detector", self)
+        self.export_dialog.show()
 
     # ----- settings -----------------------------------------------------------------
     def save_settings(self, settings: QSettings) -> None:

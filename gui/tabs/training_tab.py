@@ -29,6 +29,7 @@ class TrainingTab(QWidget):
         super().__init__(parent)
         self.session = session
         self.runner = JobRunner.for_tab(self)
+        self._store = None
         self._epoch_seconds: list[float] = []
         self._epoch_started = 0.0
         self._steps = 1
@@ -99,12 +100,15 @@ class TrainingTab(QWidget):
         self.validation = float_spin(lim["validation_fraction"], d.validation_fraction, decimals=2, step=0.05)
         self.validation.setMinimum(0.01)
         self.seed = int_spin(lim["seed"], d.seed)
+        self.distribute = QCheckBox("Train on all visible GPUs (MirroredStrategy)")
+        self.distribute.setToolTip("tf.distribute.MirroredStrategy: one model replica per GPU, gradients summed; the "
+                                   "batch size is the global batch. Needs two or more GPUs.")
         train_box = QGroupBox("Training")
         form = QFormLayout(train_box)
         for label, widget in (("Epochs", self.epochs), ("Batch size", self.batch_size),
                               ("Learning rate", self.learning_rate), ("", self.cosine), ("Loss", self.loss),
                               ("Early stopping patience", self.patience), ("Validation fraction", self.validation),
-                              ("Seed", self.seed)):
+                              ("Seed", self.seed), ("", self.distribute)):
             form.addRow(label, widget)
 
         self.start_button = QPushButton("Start training")
@@ -264,15 +268,46 @@ class TrainingTab(QWidget):
         except ConfigError as exc:
             QMessageBox.warning(self, "Check the settings", str(exc))
             return
+        self._begin(train_job(spec, config, self.store, distribute="mirrored" if self.distribute.isChecked()
+                              else "default"), config, "Training started.")
+
+    @property
+    def store(self):
+        """The run store every training is recorded in (created on first use)."""
+        if self._store is None:
+            from engine.runs import RunStore
+
+            self._store = RunStore()
+        return self._store
+
+    def _begin(self, job, config: TrainConfig, message: str) -> None:
         self._config = config
         self._epoch_seconds.clear()
         self.loss_plot.reset(f"{MODEL_LABELS[config.model_kind]}")
         self.preview.clear_images()
         self.progress.setRange(0, 0)
         self.progress.setFormat("starting…")
-        self.runner.start(train_job(spec, config), "training")
+        self.runner.start(job, "training")
         self._sync_enabled()
-        self.status_changed.emit("Training started.")
+        self.status_changed.emit(message)
+
+    def resume(self, run) -> bool:
+        """Continue a recorded run from its last checkpoint, with its settings and data."""
+        import dataclasses
+
+        if self.runner.is_running():
+            self.status_changed.emit("Training is already running; stop it first.")
+            return False
+        try:
+            config = TrainConfig.from_dict(run.config)
+            fields = {f.name for f in dataclasses.fields(DataSpec)}
+            spec = DataSpec(**{k: v for k, v in run.data.items() if k in fields})
+        except (ConfigError, TypeError) as exc:
+            QMessageBox.warning(self, "Cannot resume", f"Run {run.id} has settings this version cannot use: {exc}")
+            return False
+        self.apply_config(config)
+        self._begin(train_job(spec, config, self.store, resume=run), config, f"Resuming run {run.id}.")
+        return True
 
     @Slot()
     def stop(self) -> None:
@@ -335,8 +370,9 @@ class TrainingTab(QWidget):
         self.session.set_dataset(outcome.dataset)
         self.session.set_model(result.model, origin, result.config)
         self.loss_plot.mark_best(result.best_epoch)
-        self.progress_label.setText(result.message)
-        self.status_changed.emit(result.message)
+        message = result.message + (f" Recorded as run {outcome.run.id} (Runs tab)." if outcome.run else "")
+        self.progress_label.setText(message)
+        self.status_changed.emit(message)
         if outcome.dataset.skipped:
             QMessageBox.information(self, "Some files were skipped",
                                     f"{len(outcome.dataset.skipped)} file(s) could not be read and were skipped:\n\n"

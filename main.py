@@ -1,7 +1,7 @@
-"""Autoencoder Studio: `python main.py` opens the app."""
+"""Autoencoder Studio: `python main.py` opens the app; `python main.py train|denoise|score|export ...`
+runs headless (engine/cli.py) without importing Qt."""
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -26,9 +26,12 @@ def run_gui(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv if argv is None else argv
-    parser = argparse.ArgumentParser(prog="autoencoder-studio", description="Train, inspect and use autoencoders.")
-    parser.parse_args(argv[1:])
-    return run_gui(argv)
+    from engine.cli import build_parser, run  # light: no Qt, no TensorFlow
+
+    args = build_parser(os.path.basename(argv[0]) if argv else "main.py").parse_args(argv[1:])
+    if args.command is None:
+        return run_gui(argv)
+    return run(args)
 
 
 if __name__ == "__main__":

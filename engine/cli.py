@@ -1,0 +1,566 @@
+"""Headless command line: `python main.py train|denoise|score|export ...` (no Qt anywhere).
+
+Importing this module is cheap (no TensorFlow, no NumPy): the heavy modules are imported by the
+subcommand that needs them, so `python main.py --help` answers at once.
+
+Exit status: 0 done; 2 usage or configuration error (bad option, unknown setting, JSON syntax
+error, an input file that does not exist); 1 a failure while working (unreadable data, a model or
+detector file that cannot be opened, a failed export, training that diverged); 130 stopped with
+Ctrl-C. Every user error is reported as one line on stderr starting with "error: ".
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, NoReturn
+
+from engine.config import DATA_KINDS, LOSSES, MODEL_KINDS, ConfigError, DataSpec, TrainConfig
+
+COMMANDS = ("train", "denoise", "score", "export")
+DISTRIBUTIONS = ("default", "mirrored", "multiworker")
+EXPORT_FORMATS = ("keras", "savedmodel", "tflite", "onnx")  # engine.export.FORMATS (not imported for --help)
+EXPORT_PARTS = ("model", "encoder", "decoder")  # engine.export.PARTS
+CLASSICAL = ("nl_means", "tv", "wavelet")  # engine.denoise.CLASSICAL_METHODS
+CONFIG_SECTIONS = ("model", "data")
+INTERRUPTED = 130
+# user errors raised by the engine, by module and class (looked up only in modules already imported)
+_RUNTIME_ERRORS = (("engine.data", "DataError"), ("engine.modelio", "ModelFileError"),
+                   ("engine.detector", "DetectorFileError"), ("engine.export", "ExportError"),
+                   ("engine.images", "ImageError"), ("engine.runs", "RunError"),
+                   ("engine.training", "TrainingError"))
+
+
+class CliError(Exception):
+    """A user error: `message` is printed as "error: message", `code` is the exit status."""
+
+    def __init__(self, message: str, code: int = 2):
+        super().__init__(message)
+        self.code = code
+
+
+class Stopped(Exception):
+    """The user pressed Ctrl-C."""
+
+
+# ----------------------------------------------------------------------------- parser
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one "error: ..." line (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
+    parser = _Parser(prog=prog, description="Autoencoder Studio: train, inspect and use autoencoders. Without a "
+                     "command the desktop app opens; with one, it runs headless.",
+                     epilog="Run `%(prog)s COMMAND --help` for a command's options.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train an autoencoder (recorded in the run store)",
+                       description="Train an autoencoder. Settings come from --config (a JSON object with optional "
+                       '"model" (training settings) and "data" (data source) sections) and the flags below, which '
+                       "override the file. The run is recorded in the run store. Ctrl-C stops after the current "
+                       "batch and keeps the best model so far.")
+    t.add_argument("--config", metavar="FILE.json", help="JSON settings file: {\"model\": {...}, \"data\": {...}}")
+    t.add_argument("--kind", metavar="KIND", help=f"model kind: {', '.join(MODEL_KINDS)}")
+    t.add_argument("--code-size", type=int, metavar="N", help="units in the code layer (latent size for VAE/AAE)")
+    t.add_argument("--epochs", type=int, metavar="N", help="passes over the training data")
+    t.add_argument("--batch-size", type=int, metavar="N", help="samples per gradient step")
+    t.add_argument("--lr", type=float, metavar="RATE", help="learning rate (Adam)")
+    t.add_argument("--loss", metavar="LOSS", help=f"loss: {', '.join(LOSSES)}")
+    t.add_argument("--noise", type=float, metavar="FACTOR", help="input noise std for a denoising model (0 = off)")
+    t.add_argument("--data", choices=DATA_KINDS, metavar="SOURCE",
+                   help=f"data source: {', '.join(DATA_KINDS)} (default: array for a file given with --data-path, "
+                        "folder for a folder, else mnist)")
+    t.add_argument("--data-path", metavar="PATH", help="data file or folder")
+    t.add_argument("--image-size", type=int, metavar="PX", help="image side for folder / patches data")
+    t.add_argument("--color", choices=("grey", "rgb"), help="colour mode for folder / patches data")
+    t.add_argument("--seed", type=int, metavar="N", help="random seed (model and data split)")
+    t.add_argument("--distribute", choices=DISTRIBUTIONS, default=None,
+                   help="tf.distribute strategy: default (one device), mirrored or multiworker (needs TF_CONFIG)")
+    t.add_argument("--runs-dir", metavar="DIR", help="run store folder (default: $AES_RUNS_DIR or "
+                   "~/.local/share/AutoencoderStudio/runs)")
+    t.add_argument("--resume", metavar="RUN_ID", help="continue a recorded run from its last checkpoint (its own "
+                   "settings and data; --epochs may raise the total)")
+    t.add_argument("--out", metavar="MODEL.keras", help="also save the kept model to this .keras file")
+
+    d = sub.add_parser("denoise", help="denoise an image (bit depth kept)",
+                       description="Denoise one image with the bundled model, a .keras denoiser or a classical "
+                       "method, and write the result (16-bit PNG/TIFF input stays 16-bit).")
+    d.add_argument("input", metavar="IN", help="image to denoise (.png .jpg .tif .bmp ...)")
+    d.add_argument("output", metavar="OUT", help="where to write the result (.png .tif .jpg .bmp)")
+    d.add_argument("--model", default="bundled", metavar="METHOD",
+                   help=f"bundled (default), a FILE.keras denoiser, or a classical method: {', '.join(CLASSICAL)}")
+    d.add_argument("--add-noise", type=float, metavar="SIGMA",
+                   help="first add Gaussian noise of this sigma (0-255 scale) and print PSNR/SSIM vs the input")
+    d.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the added noise (default 0)")
+
+    s = sub.add_parser("score", help="score data with an anomaly detector (.aedet)",
+                       description="Score a table / series file (CSV, TSV) or a folder of images with a saved "
+                       "anomaly detector and write the rows with anomaly_score and anomaly_flag columns.")
+    s.add_argument("detector", metavar="DETECTOR.aedet", help="detector saved by the Anomaly tab")
+    s.add_argument("data", metavar="DATA", help="CSV/TSV file (table or sequence detectors) or image folder")
+    s.add_argument("--out", metavar="scored.csv", help="scored CSV to write (default: DATA's name + _scored.csv "
+                   "in the current folder)")
+    s.add_argument("--threshold", type=float, metavar="T", help="anomaly threshold (default: the detector's own)")
+
+    e = sub.add_parser("export", help="export a model or detector (keras, savedmodel, tflite, onnx)",
+                       description="Export a model (or a detector's model) and verify the export against it. "
+                       "Writes a JSON metadata file beside it. For a detector the training scaler is the "
+                       "input preprocessing and its threshold goes into the metadata.")
+    e.add_argument("source", metavar="MODEL.keras|DETECTOR.aedet", help="model or detector file")
+    e.add_argument("--format", dest="fmt", choices=EXPORT_FORMATS, default="keras", help="export format "
+                   "(default keras)")
+    e.add_argument("--part", choices=EXPORT_PARTS, default="model", help="whole model (default), encoder or decoder")
+    e.add_argument("--out", required=True, metavar="TARGET", help="file (or folder, for savedmodel) to write")
+    e.add_argument("--raw-input", action="store_true", help="build the input preprocessing (pixels / 255, or the "
+                   "detector's standardisation) into the exported model so it takes raw values")
+    return parser
+
+
+# ----------------------------------------------------------------------------- entry point
+
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed subcommand; user errors become one "error: ..." line and an exit status."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    handler = {"train": cmd_train, "denoise": cmd_denoise, "score": cmd_score, "export": cmd_export}[args.command]
+    try:
+        return handler(args)
+    except Stopped as exc:
+        _error(str(exc) or "stopped.")
+        return INTERRUPTED
+    except KeyboardInterrupt:
+        _error("interrupted.")
+        return INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - sorted below; anything else is a bug and keeps its traceback
+        code = _user_error_code(exc)
+        if code is None:
+            raise
+        _error(str(exc) or type(exc).__name__)
+        return code
+
+
+def main(argv: list[str]) -> int:
+    """`argv` without the program name; returns the exit status (the GUI is not reachable from here)."""
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        build_parser().print_help(sys.stderr)
+        return 2
+    return run(args)
+
+
+def _user_error_code(exc: BaseException) -> int | None:
+    if isinstance(exc, CliError):
+        return exc.code
+    if isinstance(exc, (ConfigError, json.JSONDecodeError)):
+        return 2
+    cancelled = getattr(sys.modules.get("engine.tiling"), "Cancelled", None)
+    if cancelled is not None and isinstance(exc, cancelled):
+        return INTERRUPTED
+    for module, name in _RUNTIME_ERRORS:
+        cls = getattr(sys.modules.get(module), name, None)
+        if cls is not None and isinstance(exc, cls):
+            return 1
+    if isinstance(exc, OSError):  # disk full, permission denied, ...
+        return 1
+    return None
+
+
+def _error(message: str) -> None:
+    line = " ".join(str(message).split())  # always one line
+    print(f"error: {line}", file=sys.stderr, flush=True)
+
+
+def _info(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def stop_on_sigint(stop: threading.Event) -> Iterator[None]:
+    """The first Ctrl-C sets `stop` (the work ends at its next check); a second one aborts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        _info("\nStopping after the current batch (press Ctrl-C again to abort)…")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _existing(path: str, what: str) -> Path:
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise CliError(f"{what} {path} does not exist.")
+    return p
+
+
+# ----------------------------------------------------------------------------- progress
+
+class Reporter:
+    """Engine events as Keras-style text on stderr: "Epoch 3/10", then per epoch
+    "loss: 0.1234 - val_loss: 0.1200 - 2.1s"; a carriage-return bar only when stderr is a terminal."""
+
+    BAR = 30
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.total_epochs = 0
+        self.shown_epoch = -1
+        self.bar_open = False
+        self.last_message = ""
+
+    def __call__(self, event: Any) -> None:
+        from engine.events import BatchEnded, EpochEnded, Failed, Finished, Progress, Started
+
+        if isinstance(event, Started):
+            self.total_epochs = event.total_epochs
+            self._line(event.description)
+        elif isinstance(event, BatchEnded):
+            self._epoch_header(event.epoch)
+            if self.tty:
+                done = min(event.step, event.steps_per_epoch)
+                self._bar(f"{done}/{event.steps_per_epoch} {self._gauge(done, event.steps_per_epoch)} "
+                          f"- loss: {event.loss:.4f}")
+        elif isinstance(event, EpochEnded):
+            self.total_epochs = event.total_epochs
+            self._epoch_header(event.epoch)
+            self._line(f"{format_logs(event.logs)} - {event.seconds:.1f}s")
+        elif isinstance(event, Finished):
+            self._line(event.message)
+        elif isinstance(event, Failed):
+            self._line(event.message)
+        elif isinstance(event, Progress):
+            if event.total > 0:
+                if self.tty:
+                    self._bar(f"{event.message} {self._gauge(event.done, event.total)}")
+            elif event.message and event.message != self.last_message:
+                self.last_message = event.message
+                self._line(event.message)
+
+    def _epoch_header(self, epoch: int) -> None:
+        if epoch != self.shown_epoch:
+            self.shown_epoch = epoch
+            self._line(f"Epoch {epoch + 1}/{self.total_epochs}")
+
+    def _gauge(self, done: int, total: int) -> str:
+        filled = int(self.BAR * done / max(total, 1))
+        return "[" + "=" * filled + (">" if filled < self.BAR else "") + "." * max(0, self.BAR - filled - 1) + "]"
+
+    def _bar(self, text: str) -> None:
+        self.stream.write("\r" + text + "\033[K")
+        self.stream.flush()
+        self.bar_open = True
+
+    def _line(self, text: str) -> None:
+        if self.bar_open:
+            self.stream.write("\r\033[K")
+            self.bar_open = False
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.bar_open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.bar_open = False
+
+
+def format_logs(logs: dict[str, float]) -> str:
+    """ "loss: 0.1234 - val_loss: 0.1200": loss first, then other training metrics, then validation ones."""
+    keys = sorted(logs, key=lambda k: (k.startswith("val_"), k.removeprefix("val_") != "loss", k))
+    return " - ".join(f"{k}: {logs[k]:.4f}" for k in keys)
+
+
+# ----------------------------------------------------------------------------- train
+
+_FLAG_FIELDS = {"kind": "model_kind", "code_size": "code_size", "epochs": "epochs", "batch_size": "batch_size",
+                "lr": "learning_rate", "loss": "loss", "noise": "noise_factor", "seed": "seed"}
+_DATA_FLAGS = {"data": "kind", "data_path": "path", "image_size": "image_size", "color": "color", "seed": "seed"}
+
+
+def read_config_file(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The "model" and "data" sections of a JSON settings file; CliError/ConfigError naming what is wrong."""
+    file = _existing(path, "Config file")
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{file.name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"Cannot read {file}: {exc}", 1) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f'{file.name} must hold a JSON object with "model" and/or "data" sections.')
+    unknown = sorted(set(raw) - set(CONFIG_SECTIONS))
+    if unknown:
+        raise ConfigError(f"{file.name}: unknown section(s) {', '.join(unknown)}; use "
+                          f'{" and ".join(repr(s) for s in CONFIG_SECTIONS)}.')
+    sections = []
+    for name in CONFIG_SECTIONS:
+        section = raw.get(name, {})
+        if not isinstance(section, dict):
+            raise ConfigError(f'{file.name}: the "{name}" section must be a JSON object.')
+        sections.append(dict(section))
+    return sections[0], sections[1]
+
+
+def train_settings(args: argparse.Namespace) -> tuple[TrainConfig, DataSpec]:
+    """TrainConfig and DataSpec from --config and the flags (flags win)."""
+    model, data = read_config_file(args.config) if args.config else ({}, {})
+    for flag, name in _FLAG_FIELDS.items():
+        if getattr(args, flag) is not None:
+            model[name] = getattr(args, flag)
+    for flag, name in _DATA_FLAGS.items():
+        if getattr(args, flag) is not None:
+            data[name] = getattr(args, flag)
+    if "kind" not in data and data.get("path"):
+        data["kind"] = "folder" if Path(data["path"]).is_dir() else "array"
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(model) - known)
+    if unknown:
+        raise ConfigError(f"Unknown model setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}.")
+    config = TrainConfig.from_dict(model)
+    fields = {f.name for f in dataclasses.fields(DataSpec)}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise ConfigError(f"Unknown data setting(s): {', '.join(unknown)}; known: {', '.join(sorted(fields))}.")
+    try:
+        spec = DataSpec(**data)
+    except TypeError as exc:
+        raise ConfigError(f"Bad data settings: {exc}") from exc
+    if spec.path and spec.kind in ("mnist_file", "folder", "patches", "array"):
+        _existing(spec.path, "Data folder" if spec.kind in ("folder", "patches") else "Data file")
+    return config, spec
+
+
+def _resume_settings(args: argparse.Namespace, store) -> tuple[Any, TrainConfig, DataSpec]:
+    ignored = [f"--{f.replace('_', '-')}" for f in dict.fromkeys((*_FLAG_FIELDS, *_DATA_FLAGS, "config"))
+               if f != "epochs" and getattr(args, f, None) is not None]
+    if ignored:
+        raise CliError(f"--resume continues a run with its own settings and data; drop {', '.join(ignored)} "
+                       f"(only --epochs may change, to train longer).")
+    run = store.get(args.resume)
+    if run.status == "running":
+        raise CliError(f"Run {run.id} is still training in another process.", 1)
+    if not run.checkpoint_path.is_file():
+        raise CliError(f"Run {run.id} has no checkpoint (no epoch was finished); start a new run instead.", 1)
+    config = TrainConfig.from_dict(run.config)
+    if args.epochs is not None:
+        config = config.replace(epochs=args.epochs)
+    done = len(run.history.get("loss", []))
+    if config.epochs <= done:
+        raise CliError(f"Run {run.id} already has {done} of {config.epochs} epochs; pass --epochs N with N > {done} "
+                       f"to train longer.")
+    run.config = config.to_dict()
+    fields = {f.name for f in dataclasses.fields(DataSpec)}
+    spec = DataSpec(**{k: v for k, v in run.data.items() if k in fields})
+    return run, config, spec
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from engine.runs import RunStore
+
+    out = None
+    if args.out:
+        out = Path(args.out).expanduser()
+        if out.suffix != ".keras":
+            raise CliError(f"--out must name a .keras file (got {args.out!r}).")
+        if not out.parent.is_dir():
+            raise CliError(f"Folder {out.parent} for --out does not exist.")
+    store = RunStore(Path(args.runs_dir).expanduser() if args.runs_dir else None)
+    if args.resume:
+        resume, config, spec = _resume_settings(args, store)
+        _info(f"Resuming run {resume.id} after epoch {len(resume.history.get('loss', []))} of {config.epochs}.")
+    else:
+        resume, (config, spec) = None, train_settings(args)
+
+    from engine.jobs import train_job
+
+    job = train_job(spec, config, store, resume=resume, distribute=args.distribute or "default")
+    stop = threading.Event()
+    reporter = Reporter()
+    try:
+        with stop_on_sigint(stop):
+            outcome = job(reporter, stop)
+    finally:
+        reporter.close()
+    result, run = outcome.result, outcome.run
+    if out is not None:
+        if result.best_epoch is None:
+            _info(f"No epoch finished, so {out} was not written.")
+        else:
+            from engine.modelio import save_model
+
+            save_model(result.model, out)
+            print(f"Model saved to {out}")
+    if run is not None:
+        print(f"Run {run.id} ({run.status}): {run.path}")
+    return INTERRUPTED if result.stopped_by_user else 0
+
+
+# ----------------------------------------------------------------------------- denoise
+
+def cmd_denoise(args: argparse.Namespace) -> int:
+    source = _existing(args.input, "Input image")
+    target = Path(args.output).expanduser()
+    from engine.images import WRITE_FORMATS
+
+    if target.suffix.lower() not in WRITE_FORMATS:
+        raise CliError(f"Cannot write {target.name}: use one of {', '.join(WRITE_FORMATS)}.")
+    if not target.parent.is_dir():
+        raise CliError(f"Folder {target.parent} for the output does not exist.")
+    method = args.model
+    if method not in ("bundled", *CLASSICAL):
+        model_file = _existing(method, "Model file")
+        if model_file.suffix != ".keras":
+            raise CliError(f"--model takes bundled, {', '.join(CLASSICAL)} or a .keras file; got {method!r}.")
+    from engine.denoise import MODEL_METHOD, NoiseConfig, denoise_job
+    from engine.denoise_io import kept_bit_depth, same_file
+    from engine.images import read_image, write_image
+
+    if same_file(source, target):
+        raise CliError("The output would overwrite the input; choose another file name.")
+    try:
+        noise = NoiseConfig("gaussian", sigma=args.add_noise, seed=args.seed) if args.add_noise \
+            else NoiseConfig("none")
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    image = read_image(source)
+    model, name, methods = None, "", [method]
+    if method == "bundled":
+        from engine.denoise import load_bundled_denoiser
+
+        _info("Loading the bundled denoiser…")
+        model, name, methods = load_bundled_denoiser(), "DnCNN (bundled)", [MODEL_METHOD]
+    elif method not in CLASSICAL:
+        from engine.modelio import load_model
+
+        model, name, methods = load_model(method), Path(method).name, [MODEL_METHOD]
+    try:
+        job = denoise_job(image.pixels, noise, methods, model, name)
+    except ValueError as exc:  # the model cannot take this image (channels, shape)
+        raise CliError(str(exc), 1) from exc
+    stop = threading.Event()
+    reporter = Reporter()
+    try:
+        with stop_on_sigint(stop):
+            result = job(reporter, stop)
+    finally:
+        reporter.close()
+    key = methods[0]
+    written = write_image(target, result.outputs[key], bit_depth=kept_bit_depth(image, target), alpha=image.alpha)
+    label = result.labels[key]
+    print(f"{label}: {image.pixels.shape[1]}x{image.pixels.shape[0]} in {result.seconds[key]:.1f} s -> {written}")
+    for row in result.metrics:
+        ssim = "n/a" if row.ssim != row.ssim else f"{row.ssim:.4f}"
+        print(f"{result.labels.get(row.method, row.method)}: PSNR {row.psnr:.2f} dB, SSIM {ssim}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- score
+
+def cmd_score(args: argparse.Namespace) -> int:
+    _existing(args.detector, "Detector file")
+    data = _existing(args.data, "Data")
+    out = Path(args.out).expanduser() if args.out else Path.cwd() / f"{data.stem or data.name}_scored.csv"
+    if not out.parent.is_dir():
+        raise CliError(f"Folder {out.parent} for --out does not exist.")
+    if args.threshold is not None and args.threshold != args.threshold:
+        raise CliError("--threshold must be a number.")
+    from engine.detector import flags_of, load_detector, score_new_job, write_scored_csv
+
+    detector = load_detector(args.detector)
+    if detector.kind == "image":
+        if not data.is_dir():
+            raise CliError(f"This detector scores images: DATA must be a folder of images, not {data.name}.")
+        job = score_new_job(detector, "", str(data))
+    else:
+        if data.is_dir():
+            raise CliError(f"This {detector.kind} detector scores a CSV/TSV file, not a folder.")
+        job = score_new_job(detector, str(data))
+    threshold = detector.threshold if args.threshold is None else float(args.threshold)
+    stop = threading.Event()
+    reporter = Reporter()
+    try:
+        with stop_on_sigint(stop):
+            try:
+                scores = job(reporter, stop)
+            except InterruptedError as exc:
+                raise Stopped(str(exc)) from exc
+    finally:
+        reporter.close()
+    written = write_scored_csv(scores, threshold, out)
+    flags = flags_of(scores, threshold)
+    unit = "steps" if detector.kind == "sequence" else "images" if detector.kind == "image" else "rows"
+    print(f"Scored CSV written to {written}")
+    print(f"{int(flags.sum())} of {len(flags)} {unit} flagged at threshold {threshold:.6g}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- export
+
+def _run_info_beside(model_file: Path) -> dict[str, Any]:
+    """run.json of the run folder a model file sits in (a run store's model.keras), else {}."""
+    meta = model_file.parent / "run.json"
+    try:
+        return json.loads(meta.read_text()) if meta.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    source = _existing(args.source, "Model or detector file")
+    from engine.export import Preprocessing, export_model, metadata_for
+
+    if source.suffix == ".aedet":
+        from engine.detector import load_detector
+
+        detector = load_detector(source)
+        model = detector.model
+        if detector.scaler is not None:
+            pre = Preprocessing.from_scaler(detector.scaler)
+        else:
+            pre = Preprocessing.rescale(1 / 255)
+        metadata = metadata_for(model, detector.config, detector.spec.path or detector.spec.source,
+                                detector.metrics, detector.threshold)
+        metadata.update(anomaly_kind=detector.kind, features=list(detector.names),
+                        anomaly_score="mean squared reconstruction error per sample (after the preprocessing); "
+                                      "flagged when above the threshold")
+    else:
+        from engine.modelio import load_model
+
+        model = load_model(source)
+        info = _run_info_beside(source)
+        config = None
+        if isinstance(info.get("config"), dict):
+            try:
+                config = TrainConfig.from_dict(info["config"])
+            except (ConfigError, TypeError):
+                config = None
+        summary = str((info.get("data") or {}).get("summary", "")) if isinstance(info.get("data"), dict) else ""
+        metadata = metadata_for(model, config, summary)
+        pre = Preprocessing.rescale(1 / 255) if len(model.input_shape) == 4 else Preprocessing("none")
+    report = export_model(model, args.fmt, args.part, args.out, metadata=metadata, preprocessing=pre,
+                          include_preprocessing=args.raw_input)
+    print(f"Exported {args.part} as {args.fmt} to {report.path}")
+    print(f"Verification: max abs difference {report.max_abs_diff:.3g}")
+    print(f"Metadata: {report.metadata_path}")
+    for note in report.notes:
+        _info(f"note: {note}")
+    return 0

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QSettings, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox
 
+from gui.lazy_tab import LazyTab, Tabs
 from gui.session import Session
-from gui.tabs.anomaly_tab import AnomalyTab
 from gui.tabs.denoise_tab import DenoiseTab
 from gui.tabs.reconstruction_tab import ReconstructionTab
-from gui.tabs.runs_tab import RunsTab
 from gui.tabs.sampling_tab import SamplingTab
 from gui.tabs.training_tab import TrainingTab
 from gui.worker import JobRunner, stop_all
@@ -27,18 +26,18 @@ class MainWindow(QMainWindow):
         self.reconstruction_tab = ReconstructionTab(self.session)
         self.denoise_tab = DenoiseTab(self.session)
         self.sampling_tab = SamplingTab(self.session)
-        self.anomaly_tab = AnomalyTab(self.session)
-        self.runs_tab = RunsTab(self.session)
-        self.runs_tab.resume_requested.connect(self._resume_run)
+        # Built when first shown or used: the window opens faster without them.
+        self._anomaly_page = LazyTab(self._make_anomaly_tab, self._on_tab_built)
+        self._runs_page = LazyTab(self._make_runs_tab, self._on_tab_built)
         for runner in (self.reconstruction_tab.runner, self.denoise_tab.runner):
             self.sampling_tab.add_model_user(runner)  # their jobs may use the session model
-        self.tabs = QTabWidget()
+        self.tabs = Tabs()
         self.tabs.addTab(self.training_tab, "Training")
         self.tabs.addTab(self.reconstruction_tab, "Reconstruction")
         self.tabs.addTab(self.denoise_tab, "Denoise")
         self.tabs.addTab(self.sampling_tab, "Sampling")
-        self.tabs.addTab(self.anomaly_tab, "Anomaly detection")
-        self.tabs.addTab(self.runs_tab, "Runs")
+        self.tabs.addTab(self._anomaly_page, "Anomaly detection")
+        self.tabs.addTab(self._runs_page, "Runs")
         self.setCentralWidget(self.tabs)
         self.status_label = QLabel("Ready. Press Start training to train on the built-in MNIST digits.")
         self.statusBar().addWidget(self.status_label, 1)
@@ -68,8 +67,33 @@ class MainWindow(QMainWindow):
                                       "built-in MNIST digits.")
 
     def _all_tabs(self) -> tuple:
-        return (self.training_tab, self.reconstruction_tab, self.denoise_tab, self.sampling_tab, self.anomaly_tab,
-                self.runs_tab)
+        """The tabs built so far (the lazy ones only once shown or used)."""
+        lazy = tuple(page.tab for page in (self._anomaly_page, self._runs_page) if page.is_built())
+        return (self.training_tab, self.reconstruction_tab, self.denoise_tab, self.sampling_tab) + lazy
+
+    def _make_anomaly_tab(self):
+        from gui.tabs.anomaly_tab import AnomalyTab  # imported on first use, like the tab itself
+
+        return AnomalyTab(self.session)
+
+    def _make_runs_tab(self):
+        from gui.tabs.runs_tab import RunsTab
+
+        return RunsTab(self.session)
+
+    @property
+    def anomaly_tab(self):
+        return self._anomaly_page.tab
+
+    @property
+    def runs_tab(self):
+        return self._runs_page.tab
+
+    def _on_tab_built(self, tab) -> None:
+        tab.status_changed.connect(self.show_status)
+        tab.restore_settings(self.settings)
+        if hasattr(tab, "resume_requested"):  # the Runs tab
+            tab.resume_requested.connect(self._resume_run)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")

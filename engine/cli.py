@@ -393,13 +393,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from engine.jobs import train_job
 
     job = train_job(spec, config, store, resume=resume, distribute=args.distribute or "default")
-    stop = threading.Event()
-    reporter = Reporter()
-    try:
-        with stop_on_sigint(stop):
-            outcome = job(reporter, stop)
-    finally:
-        reporter.close()
+    outcome = run_job(job)
     result, run = outcome.result, outcome.run
     if out is not None:
         if result.best_epoch is None:
@@ -456,13 +450,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         job = denoise_job(image.pixels, noise, methods, model, name)
     except ValueError as exc:  # the model cannot take this image (channels, shape)
         raise CliError(str(exc), 1) from exc
-    stop = threading.Event()
-    reporter = Reporter()
-    try:
-        with stop_on_sigint(stop):
-            result = job(reporter, stop)
-    finally:
-        reporter.close()
+    result = run_job(job)
     key = methods[0]
     written = write_image(target, result.outputs[key], bit_depth=kept_bit_depth(image, target), alpha=image.alpha)
     label = result.labels[key]
@@ -564,3 +552,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     for note in report.notes:
         _info(f"note: {note}")
     return 0
+
+
+def run_job(job):
+    """Run an engine job in this thread, progress to stderr; Ctrl-C stops it after the current step."""
+    stop = threading.Event()
+    reporter = Reporter()
+    try:
+        with stop_on_sigint(stop):
+            return job(reporter, stop)
+    finally:
+        reporter.close()

@@ -19,23 +19,13 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
 from gui.widgets.canvas import MplCanvas
+from gui.widgets.image_grid import _as_display  # one conversion for every image view
 
 ROWS = ("input", "reconstruction", "error heatmap")
 _TITLE_PAD_PT = 4
 _CAPTION_PAD_PT = 3
 _CAPTION_FONT_PT = 7.5
 _HEAT_ALPHA = 0.75
-
-
-def _as_display(images: np.ndarray) -> np.ndarray:
-    """(n, h, w, c) or (n, h, w) -> floats in [0, 1]: (n, h, w) grey or (n, h, w, 3) RGB."""
-    arr = np.asarray(images)
-    if arr.ndim == 3:
-        arr = arr[..., np.newaxis]
-    if arr.ndim != 4 or arr.shape[-1] not in (1, 3):
-        raise ValueError(f"expected images shaped (n, h, w, c) with c in {{1, 3}}, got {arr.shape}")
-    arr = np.clip(np.nan_to_num(np.asarray(arr, dtype=float), nan=0.0), 0.0, 1.0)
-    return arr[..., 0] if arr.shape[-1] == 1 else arr
 
 
 class HeatmapGrid(MplCanvas):

@@ -156,6 +156,8 @@ class AppSide:
 
 
 def main() -> None:
+    # every app run is recorded in a run store (as for a user): keep these out of the user's store
+    os.environ.setdefault("AES_RUNS_DIR", tempfile.mkdtemp(prefix="aes-overhead-runs-"))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mnist", default=str(DEFAULT_MNIST))
     parser.add_argument("--samples", type=int, default=60000, help="training digits (first n of x_train)")

@@ -345,7 +345,8 @@ def train_settings(args: argparse.Namespace) -> tuple[TrainConfig, DataSpec]:
     except TypeError as exc:
         raise ConfigError(f"Bad data settings: {exc}") from exc
     if spec.path and spec.kind in ("mnist_file", "folder", "patches", "array"):
-        _existing(spec.path, "Data folder" if spec.kind in ("folder", "patches") else "Data file")
+        found = _existing(spec.path, "Data folder" if spec.kind in ("folder", "patches") else "Data file")
+        spec = dataclasses.replace(spec, path=str(found.resolve()))  # the run records where, for --resume
     return config, spec
 
 
@@ -421,9 +422,9 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         raise CliError(f"Folder {target.parent} for the output does not exist.")
     method = args.model
     if method not in ("bundled", *CLASSICAL):
-        model_file = _existing(method, "Model file")
-        if model_file.suffix != ".keras":
+        if Path(method).suffix != ".keras":
             raise CliError(f"--model takes bundled, {', '.join(CLASSICAL)} or a .keras file; got {method!r}.")
+        _existing(method, "Model file")
     from engine.denoise import MODEL_METHOD, NoiseConfig, denoise_job
     from engine.denoise_io import kept_bit_depth, same_file
     from engine.images import read_image, write_image

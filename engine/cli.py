@@ -17,10 +17,9 @@ import os
 import signal
 import sys
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, NoReturn
+from typing import Any, Iterator, NoReturn
 
 from engine.config import DATA_KINDS, LOSSES, MODEL_KINDS, ConfigError, DataSpec, TrainConfig
 
@@ -484,16 +483,10 @@ def cmd_score(args: argparse.Namespace) -> int:
             raise CliError(f"This {detector.kind} detector scores a CSV/TSV file, not a folder.")
         job = score_new_job(detector, str(data))
     threshold = detector.threshold if args.threshold is None else float(args.threshold)
-    stop = threading.Event()
-    reporter = Reporter()
     try:
-        with stop_on_sigint(stop):
-            try:
-                scores = job(reporter, stop)
-            except InterruptedError as exc:
-                raise Stopped(str(exc)) from exc
-    finally:
-        reporter.close()
+        scores = run_job(job)
+    except InterruptedError as exc:  # Ctrl-C while scoring
+        raise Stopped(str(exc)) from exc
     written = write_scored_csv(scores, threshold, out)
     flags = flags_of(scores, threshold)
     unit = "steps" if detector.kind == "sequence" else "images" if detector.kind == "image" else "rows"

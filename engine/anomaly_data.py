@@ -122,7 +122,7 @@ class AnomalyData:
     names: tuple[str, ...] = ()  # feature names (table), channel names (sequence)
     sample_names: tuple[str, ...] = ()  # image file names
     scaler: Scaler | None = None
-    encoding: dict | None = None  # engine.tables.TableEncoding as a dict (tables) / columns (sequences)
+    encoding: dict | None = None  # engine.features.TableEncoding as a dict (tables) / columns (sequences)
     table: Any = None  # the engine.tables.Table read (tables and sequences), for the scored CSV
     series: np.ndarray | None = None  # (steps, channels), raw values (sequences)
     point_labels: np.ndarray | None = None  # per step (sequences)
@@ -152,14 +152,14 @@ def _synthetic(spec: AnomalySpec, _on_event) -> AnomalyData:
 
 
 def _table(spec: AnomalySpec, _on_event) -> AnomalyData:
-    from engine import tables
+    from engine import table_features as features, tables
 
     table = tables.read_table(spec.path)
-    options = tables.TableOptions(features=tuple(spec.features), label=spec.label or None,
+    options = features.TableOptions(features=tuple(spec.features), label=spec.label or None,
                                   one_hot=spec.one_hot, impute=spec.impute)
-    labels = tables.prepare(table, options).labels if spec.label else None
+    labels = features.prepare(table, options).labels if spec.label else None
     fit_rows = None if labels is None else labels == 0  # imputation and categories from normal rows only
-    prepared = tables.prepare(table, options, fit_rows=fit_rows)
+    prepared = features.prepare(table, options, fit_rows=fit_rows)
     source = f"{Path(spec.path).name}: {table.n_rows} rows, {len(prepared.feature_names)} feature(s)"
     return _rows(prepared.x, prepared.labels, prepared.feature_names, spec, source, notes=prepared.notes,
                  encoding=prepared.encoding.to_dict(), table=table)
@@ -229,17 +229,17 @@ def folder_labels(scored) -> tuple[np.ndarray | None, tuple[str, ...]]:
 
 
 def _sequence(spec: AnomalySpec, _on_event) -> AnomalyData:
-    from engine import tables
+    from engine import table_features as features, tables
 
     table = tables.read_table(spec.path)
     columns = [c for c in (spec.features or tuple(table.numeric_columns())) if c != spec.label]
     if not columns:
         raise DataError(f"{Path(spec.path).name} has no numeric column to use as a series. Choose columns with "
                         "numbers.")
-    series = tables.numeric_matrix(table, columns, impute=spec.impute)
+    series = features.numeric_matrix(table, columns, impute=spec.impute)
     point_labels = None
     if spec.label:
-        point_labels = tables.prepare(table, tables.TableOptions(features=tuple(columns[:1]), label=spec.label,
+        point_labels = features.prepare(table, features.TableOptions(features=tuple(columns[:1]), label=spec.label,
                                                                  impute=True)).labels
     steps = len(series)
     train_steps = int(round(steps * spec.train_share))

@@ -214,13 +214,13 @@ def data_for(detector: Detector, path: str = "", score_path: str = "",
 
 
 def _new_table(detector: Detector, path: str) -> AnomalyData:
-    from engine import tables
+    from engine import table_features as features, tables
 
     if detector.encoding is None:  # the synthetic demo has no file encoding
         raise DataError("This detector was trained on the synthetic demo; it can only score that demo again.")
     table = tables.read_table(path)
-    encoding = tables.TableEncoding.from_dict(detector.encoding)
-    x, labels = tables.apply_encoding(table, encoding)
+    encoding = features.TableEncoding.from_dict(detector.encoding)
+    x, labels = features.apply_encoding(table, encoding)
     x_scaled = detector.scaler.transform(x)
     empty = x_scaled[:0]
     source = f"{Path(path).name}: {table.n_rows} rows scored"
@@ -229,7 +229,7 @@ def _new_table(detector: Detector, path: str) -> AnomalyData:
 
 
 def _new_sequence(detector: Detector, path: str) -> AnomalyData:
-    from engine import tables
+    from engine import table_features as features, tables
 
     table = tables.read_table(path)
     columns = list(detector.encoding["columns"])
@@ -237,7 +237,7 @@ def _new_sequence(detector: Detector, path: str) -> AnomalyData:
     if missing:
         raise DataError(f"{Path(path).name} lacks the column(s) {', '.join(missing)} that the detector was "
                         f"trained on ({', '.join(columns)}). Choose a file with those columns.")
-    series = tables.numeric_matrix(table, columns, impute=detector.spec.impute)
+    series = features.numeric_matrix(table, columns, impute=detector.spec.impute)
     windows, starts = anomaly.sliding_windows(detector.scaler.transform(series), detector.spec.window,
                                               detector.spec.stride)
     empty = windows[:0]

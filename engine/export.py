@@ -30,7 +30,7 @@ import keras
 import numpy as np
 
 from engine.config import ConfigError
-from engine.fileio import atomic_path
+from engine.fileio import atomic_path, json_safe
 
 FORMATS = {"keras": "Keras (.keras)", "savedmodel": "TensorFlow SavedModel (folder)",
            "tflite": "TensorFlow Lite (.tflite)", "onnx": "ONNX (.onnx)"}
@@ -565,28 +565,8 @@ def _shape_text(shape) -> str:
     return "x".join("any" if d is None else str(d) for d in tuple(shape))
 
 
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)
-
-
 def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(_jsonable(data), indent=2, allow_nan=False), encoding="utf-8")
+    path.write_text(json.dumps(json_safe(data), indent=2, allow_nan=False), encoding="utf-8")
 
 
 def _first_line(exc: Exception) -> str:

@@ -6,7 +6,6 @@ import csv
 import importlib.util
 import io
 import json
-import math
 import os
 import secrets
 import shutil
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from engine.config import ConfigError, TrainConfig
-from engine.fileio import atomic_path
+from engine.fileio import atomic_path, json_safe
 
 STATUSES = ("running", "finished", "stopped", "failed", "interrupted")
 CHECKPOINT_STATE = "autoencoder_studio/state.json"  # training state, inside checkpoint.keras
@@ -163,7 +162,7 @@ class RunStore:
 def write_json(path: Path, value: Any) -> None:
     """JSON through a temporary file (NaN and infinities become null)."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(_finite(value), indent=1, allow_nan=False))
+        tmp.write_text(json.dumps(json_safe(value), indent=1, allow_nan=False))
 
 
 def mark_active(run: RunInfo, active: bool) -> None:
@@ -175,18 +174,6 @@ def is_active(run: RunInfo) -> bool:
     """True while this process trains `run`."""
     with _active_lock:
         return str(run.path.resolve()) in _active
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if isinstance(value, np.generic):
-        return _finite(value.item())
-    return value
 
 
 def _process_start(pid: int) -> str | None:
@@ -227,7 +214,7 @@ def write_checkpoint(model, path: Path, state: dict[str, Any], best_weights: lis
     with atomic_path(path) as tmp:
         model.save(tmp)
         with zipfile.ZipFile(tmp, "a") as archive:
-            archive.writestr(CHECKPOINT_STATE, json.dumps(_finite(state)))
+            archive.writestr(CHECKPOINT_STATE, json.dumps(json_safe(state)))
             if best_weights is not None:
                 buffer = io.BytesIO()
                 np.savez(buffer, *best_weights)

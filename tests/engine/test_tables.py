@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from engine.data import DataError
-from engine.tables import (
-    TableEncoding, TableOptions, apply_encoding, numeric_matrix, parse_table_text, prepare, read_table,
-)
+from engine.table_features import TableEncoding, TableOptions, apply_encoding, numeric_matrix, prepare
+from engine.tables import parse_table_text, read_table
 
 
 def write(tmp_path: Path, text: str, name: str = "data.csv") -> Path:

@@ -5,13 +5,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
-                               QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QProgressBar, QPushButton,
-                               QScrollArea, QSizePolicy, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
-                               QTabWidget, QVBoxLayout, QWidget)
+                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar, QPushButton,
+                               QScrollArea, QSizePolicy, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from engine import anomaly
 from engine.anomaly_data import SOURCE_LABELS, AnomalySpec
-from engine.config import MODEL_LABELS, ConfigError, Limits, TrainConfig
+from engine.config import MODEL_LABELS, ConfigError, TrainConfig
 from engine.detector import DETECTOR_SUFFIX, KIND_MODELS, Detector, DetectorOutcome, Scores, data_kind, default_config
 from engine.events import BatchEnded, EpochEnded, Progress, Started
 from gui.widgets.anomaly_list import MostAnomalous
@@ -20,9 +19,10 @@ from gui.widgets.loss_plot import LossPlot
 from gui.widgets.roc_plot import RocPrPlot
 from gui.widgets.score_plot import ScorePlot
 from gui.widgets.table_chooser import TableChooser
+from gui.widgets.threshold_panel import ThresholdPanel
 from gui.worker import JobRunner
 
-SUGGESTIONS = {key: label for key, label in anomaly.THRESHOLD_LABELS.items()}
+SUGGESTIONS = anomaly.THRESHOLD_LABELS
 PAGES = ("synthetic", "table", "mnist", "folders", "sequence")
 
 
@@ -218,48 +218,14 @@ class AnomalyTab(QWidget):
         page = QWidget()
         column = QVBoxLayout(page)
         column.addWidget(self.score_plot, 1)
-        row = QHBoxLayout()
-        self.threshold = QDoubleSpinBox()
-        self.threshold.setDecimals(6)
-        self.threshold.setRange(0.0, 1e12)
-        self.threshold.setSingleStep(0.01)
-        self.threshold.setToolTip("Samples scoring above this are flagged. Drag the red line in the plot, too.")
-        self.threshold.valueChanged.connect(self._on_threshold_typed)
-        self.suggestion = choice_combo(SUGGESTIONS, "percentile")
-        self.suggestion.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.suggestion.setMinimumContentsLength(14)
-        self.percentile = float_spin(Limits(50.0, 100.0, "Percentile of the training "
-                                     "errors."), 99.0, decimals=2, step=0.5)
-        self.mad_k = float_spin(Limits(0.0, 20.0, "k in median + k x MAD."), 3.0,
-                                decimals=1, step=0.5)
-        apply = QPushButton("Apply")
-        apply.clicked.connect(self.apply_suggestion)
-        self.log_scale = QCheckBox("Log scale")
-        self.log_scale.toggled.connect(self.score_plot.set_log_scale)
-        for w in (QLabel("Threshold"), self.threshold, QLabel("q"), self.percentile, QLabel("k"), self.mad_k):
-            row.addWidget(w)
-        row.addStretch(1)
-        column.addLayout(row)
-        row = QHBoxLayout()
-        for w in (QLabel("Suggest"), self.suggestion, apply, self.log_scale):
-            row.addWidget(w)
-        row.addStretch(1)
-        column.addLayout(row)
-        stats = QHBoxLayout()
-        self.stats_label = QLabel("")
-        self.stats_label.setWordWrap(True)
-        self.confusion = QTableWidget(2, 2)
-        self.confusion.setHorizontalHeaderLabels(["flagged", "not flagged"])
-        self.confusion.setVerticalHeaderLabels(["anomalous", "normal"])
-        self.confusion.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.confusion.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.confusion.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.confusion.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.confusion.setFixedSize(230, 84)
-        self.confusion.setToolTip("Confusion matrix at the current threshold (needs labels).")
-        stats.addWidget(self.stats_label, 1)
-        stats.addWidget(self.confusion)
-        column.addLayout(stats)
+        self.panel = ThresholdPanel()
+        self.panel.threshold_typed.connect(self._on_threshold_typed)
+        self.panel.apply_clicked.connect(self.apply_suggestion)
+        self.panel.log_scale.toggled.connect(self.score_plot.set_log_scale)
+        column.addWidget(self.panel)
+        p = self.panel  # the controls users (and tests) reach through the tab
+        self.threshold, self.suggestion, self.percentile, self.mad_k = p.threshold, p.suggestion, p.percentile, p.mad_k
+        self.stats_label, self.confusion = p.stats_label, p.confusion
         return page
 
     # ----- state --------------------------------------------------------------------
@@ -464,17 +430,12 @@ class AnomalyTab(QWidget):
             return
         value = float(value)
         self.detector.threshold = value
-        self.threshold.blockSignals(True)
-        self.threshold.setValue(value)
-        self.threshold.blockSignals(False)
+        self.panel.show_value(value)
         if not from_plot:
             self.score_plot.set_threshold(value)
         stats = anomaly.threshold_stats(self.scores.errors, value, self.scores.labels)
-        self.stats_label.setText(stats.summary() + ".")
-        self.confusion.setVisible(stats.has_labels)
+        self.panel.show_stats(stats)
         if stats.has_labels:
-            for (r, c), n in {(0, 0): stats.tp, (0, 1): stats.fn, (1, 0): stats.fp, (1, 1): stats.tn}.items():
-                self.confusion.setItem(r, c, QTableWidgetItem(str(n)))
             self.roc_plot.set_point(stats.fpr, stats.tpr, stats.tpr, stats.precision)
         self.most.set_threshold(value)
 

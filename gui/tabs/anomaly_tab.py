@@ -4,17 +4,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
-                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar, QPushButton,
-                               QScrollArea, QSizePolicy, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QLabel, QMessageBox,
+                               QProgressBar, QPushButton, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from engine import anomaly
-from engine.anomaly_data import SOURCE_LABELS, AnomalySpec
 from engine.config import MODEL_LABELS, ConfigError, TrainConfig
 from engine.detector import DETECTOR_SUFFIX, KIND_MODELS, Detector, DetectorOutcome, Scores, data_kind, default_config
 from engine.events import BatchEnded, EpochEnded, Progress, Started
 from gui.widgets.anomaly_list import MostAnomalous
-from gui.widgets.forms import choice_combo, float_spin, int_spin, set_choice
+from gui.widgets.anomaly_sources import AnomalySourceBox
+from gui.widgets.forms import float_spin, int_spin, set_choice
 from gui.widgets.loss_plot import LossPlot
 from gui.widgets.roc_plot import RocPrPlot
 from gui.widgets.score_plot import ScorePlot
@@ -23,7 +22,6 @@ from gui.widgets.threshold_panel import ThresholdPanel
 from gui.worker import JobRunner
 
 SUGGESTIONS = anomaly.THRESHOLD_LABELS
-PAGES = ("synthetic", "table", "mnist", "folders", "sequence")
 
 
 class AnomalyTab(QWidget):
@@ -41,23 +39,14 @@ class AnomalyTab(QWidget):
 
     # ----- layout -------------------------------------------------------------------
     def _build(self) -> None:
-        self.source = choice_combo(SOURCE_LABELS, "synthetic")
-        self.source.currentIndexChanged.connect(self._on_source_changed)
-        self.pages: list[QWidget] = []  # one per source; only the chosen one is shown (and takes room)
-        self.table_chooser = TableChooser()
-        self.sequence_chooser = TableChooser(one_hot=False, label_help="A column marking anomalous time steps "
-                                             "(two values). Optional: gives ROC curves over windows.")
-        for chooser in (self.table_chooser, self.sequence_chooser):
+        self.data = AnomalySourceBox()
+        self.data.source.currentIndexChanged.connect(self._on_source_changed)
+        for chooser in (self.data.table_chooser, self.data.sequence_chooser):
             chooser.path_chosen.connect(lambda path, c=chooser: self._inspect(c, path))
-        for page in (self._synthetic_page(), self.table_chooser, self._mnist_page(), self._folders_page(),
-                     self._sequence_page()):
-            self.pages.append(page)
-        data_box = QGroupBox("Data (the detector trains on normal samples only)")
-        data_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-        form = QVBoxLayout(data_box)
-        form.addWidget(self.source)
-        for page in self.pages:
-            form.addWidget(page)
+        d = self.data  # the controls users (and tests) reach through the tab
+        self.source, self.table_chooser, self.sequence_chooser = d.source, d.table_chooser, d.sequence_chooser
+        self.digit_boxes, self.normal_folder, self.score_folder = d.digit_boxes, d.normal_folder, d.score_folder
+        self.window, self.stride, self.train_share = d.window, d.stride, d.train_share
 
         lim = TrainConfig.LIMITS
         self.model_kind = QComboBox()
@@ -103,7 +92,7 @@ class AnomalyTab(QWidget):
 
         controls = QWidget()
         column = QVBoxLayout(controls)
-        column.addWidget(data_box)
+        column.addWidget(self.data)
         column.addWidget(model_box)
         column.addLayout(buttons)
         column.addStretch(1)
@@ -143,77 +132,6 @@ class AnomalyTab(QWidget):
         QVBoxLayout(self).addWidget(splitter)
         self._sync_enabled()
 
-    def _synthetic_page(self) -> QWidget:
-        label = QLabel("The seed deck's demo: 1000 normal rows drawn from N(0, 1) and 50 anomalies from N(5, 1), "
-                       "10 columns, with labels. Train on the normal rows, score all 1050.")
-        label.setWordWrap(True)
-        return label
-
-    def _mnist_page(self) -> QWidget:
-        page = QWidget()
-        grid = QGridLayout(page)
-        grid.addWidget(QLabel("Normal digits (trained on); the others are anomalies:"), 0, 0, 1, 5)
-        self.digit_boxes = []
-        for d in range(10):
-            box = QCheckBox(str(d))
-            box.setChecked(d == 0)
-            self.digit_boxes.append(box)
-            grid.addWidget(box, 1 + d // 5, d % 5)
-        note = QLabel("Scores the MNIST test set. The full set is used when it is in Keras' cache; "
-                      "otherwise the built-in subset.")
-        note.setWordWrap(True)
-        grid.addWidget(note, 3, 0, 1, 5)
-        return page
-
-    def _folders_page(self) -> QWidget:
-        page = QWidget()
-        form = QFormLayout(page)
-        form.setContentsMargins(0, 0, 0, 0)
-        self.normal_folder = QLineEdit()
-        self.score_folder = QLineEdit()
-        self.score_folder.setToolTip("Images to score. Subfolders named good/normal (normal) and others "
-                                     "(anomalous) give labels, as in the MVTec AD layout.")
-        for label, edit in (("Normal images", self.normal_folder), ("Images to score", self.score_folder)):
-            browse = QPushButton("Browse…")
-            browse.clicked.connect(lambda _=False, e=edit: self._browse_folder(e))
-            row = QHBoxLayout()
-            row.addWidget(edit, 1)
-            row.addWidget(browse)
-            form.addRow(label, row)
-        self.image_size = QSpinBox()
-        self.image_size.setRange(4, 512)
-        self.image_size.setValue(64)
-        self.image_size.setToolTip("Images are resized to this many pixels a side.")
-        self.color = choice_combo({"grey": "Grey", "rgb": "Colour (RGB)"}, "grey")
-        form.addRow("Image size", self.image_size)
-        form.addRow("Colour", self.color)
-        return page
-
-    def _sequence_page(self) -> QWidget:
-        page = QWidget()
-        column = QVBoxLayout(page)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(self.sequence_chooser)
-        form = QFormLayout()
-        self.window = QSpinBox()
-        self.window.setRange(4, 4096)
-        self.window.setValue(32)
-        self.window.setToolTip("Steps per window; each window is one sample of the autoencoder.")
-        self.stride = QSpinBox()
-        self.stride.setRange(1, 4096)
-        self.stride.setValue(1)
-        self.stride.setToolTip("Steps between the starts of consecutive windows.")
-        self.train_share = QDoubleSpinBox()
-        self.train_share.setRange(0.05, 1.0)
-        self.train_share.setSingleStep(0.05)
-        self.train_share.setValue(0.5)
-        self.train_share.setToolTip("The first part of the series is assumed normal and trained on.")
-        form.addRow("Window (steps)", self.window)
-        form.addRow("Step between windows", self.stride)
-        form.addRow("Train on the first", self.train_share)
-        column.addLayout(form)
-        return page
-
     def _scores_page(self) -> QWidget:
         page = QWidget()
         column = QVBoxLayout(page)
@@ -232,8 +150,7 @@ class AnomalyTab(QWidget):
     @Slot()
     def _on_source_changed(self) -> None:
         source = self.source.currentData()
-        for name, page in zip(PAGES, self.pages):
-            page.setVisible(name == source)
+        self.data.show_source(source)
         kind = data_kind(source)
         current = self.model_kind.currentData()
         self.model_kind.clear()
@@ -255,20 +172,6 @@ class AnomalyTab(QWidget):
         self.export_button.setEnabled(not running and self.scores is not None)
         self.export_model_button.setEnabled(not running and self.detector is not None)
 
-    def spec(self) -> AnomalySpec:
-        source = self.source.currentData()
-        chooser = self.sequence_chooser if source == "sequence" else self.table_chooser
-        path = {"table": self.table_chooser.path.text().strip(), "sequence": self.sequence_chooser.path.text().strip(),
-                "folders": self.normal_folder.text().strip()}.get(source, "")
-        features = chooser.features() if source in ("table", "sequence") and chooser.columns.count() else ()
-        return AnomalySpec(source=source, path=path, score_path=self.score_folder.text().strip(), features=features,
-                           label=chooser.label_column() if source in ("table", "sequence") else "",
-                           one_hot=self.table_chooser.one_hot.isChecked(), impute=chooser.impute.isChecked(),
-                           digits=tuple(d for d, box in enumerate(self.digit_boxes) if box.isChecked()),
-                           image_size=self.image_size.value(), color=self.color.currentData(),
-                           window=self.window.value(), stride=self.stride.value(),
-                           train_share=self.train_share.value(), seed=self.seed.value())
-
     def train_config(self) -> TrainConfig:
         kind = data_kind(self.source.currentData())
         return default_config(kind, self.model_kind.currentData(), code_size=self.code_size.value(),
@@ -285,7 +188,7 @@ class AnomalyTab(QWidget):
             self.status_changed.emit("The anomaly tab is busy; stop the running job first.")
             return
         try:
-            spec, config = self.spec(), self.train_config()
+            spec, config = self.data.spec(self.seed.value()), self.train_config()
         except ConfigError as exc:
             QMessageBox.warning(self, "Check the settings", str(exc))
             return
@@ -447,11 +350,6 @@ class AnomalyTab(QWidget):
         self.status_changed.emit(f"Sample {index + 1}: score {self.scores.errors[index]:.6g}.")
 
     # ----- files --------------------------------------------------------------------
-    def _browse_folder(self, edit: QLineEdit) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Choose a folder of images", edit.text())
-        if path:
-            edit.setText(path)
-
     @Slot()
     def _open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open detector", "", f"Detectors (*{DETECTOR_SUFFIX})")
@@ -548,16 +446,7 @@ class AnomalyTab(QWidget):
 
     # ----- settings -----------------------------------------------------------------
     def save_settings(self, settings: QSettings) -> None:
-        settings.setValue("anomaly/source", self.source.currentData())
-        settings.setValue("anomaly/paths", {"table": self.table_chooser.path.text(),
-                                            "sequence": self.sequence_chooser.path.text(),
-                                            "normal": self.normal_folder.text(), "score": self.score_folder.text()})
+        self.data.save_settings(settings)
 
     def restore_settings(self, settings: QSettings) -> None:
-        set_choice(self.source, str(settings.value("anomaly/source", "synthetic")))
-        paths = settings.value("anomaly/paths")
-        if isinstance(paths, dict):
-            self.table_chooser.path.setText(str(paths.get("table", "")))
-            self.sequence_chooser.path.setText(str(paths.get("sequence", "")))
-            self.normal_folder.setText(str(paths.get("normal", "")))
-            self.score_folder.setText(str(paths.get("score", "")))
+        self.data.restore_settings(settings)

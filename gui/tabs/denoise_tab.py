@@ -1,6 +1,6 @@
 """Denoise tab: open a photograph, add noise on purpose, denoise it several ways, compare
-side by side with linked zoom, score, save. A "Digits" page shows a denoising autoencoder
-trained in the Training tab on its validation digits (original / noisy / denoised)."""
+side by side with linked zoom, score, save. A "Digits" page (gui.widgets.digits_view) shows a
+denoising autoencoder trained in the Training tab on its validation digits."""
 from __future__ import annotations
 
 import math
@@ -18,14 +18,14 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
                                QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from engine.denoise import BUNDLED_DENOISER, MODEL_METHOD, NOISE_KINDS, NOISE_LABELS, NoiseConfig
-from engine.denoise_jobs import (BUNDLED, Denoised, digits_job, fits_images, fully_convolutional, input_shape,
-                                 open_image_job, photo_denoise_job, save_image_job)
+from engine.denoise_jobs import (BUNDLED, Denoised, fits_images, fully_convolutional, input_shape, open_image_job,
+                                 photo_denoise_job, save_image_job)
 from engine.denoise_io import (available_samples, clean_recent, kept_bit_depth, push_recent,
                                same_file, sample_path, suggested_name, with_image_suffix)
 from engine.events import Progress
 from engine.images import IMAGE_SUFFIXES, MAX_PIXELS, LoadedImage
 from gui.session import Session
-from gui.widgets.image_grid import ImageGrid
+from gui.widgets.digits_view import DigitsView
 from gui.widgets.image_panels import ImagePanels, LazyDifference
 from gui.worker import JobRunner
 
@@ -75,15 +75,12 @@ class DenoiseTab(QWidget):
         self.result = None  # engine.denoise.DenoiseResult of the last run on this image
         self.recent: list[str] = []
         self.max_pixels = MAX_PIXELS  # larger images are refused before they are decoded
-        self.digits = None  # engine.jobs.Reconstructions shown on the Digits page
         self._pending: tuple[str, Any] | None = None  # what the running job is for
         self._bundled: tuple[float, Any] | None = None  # (file mtime, model) once loaded
         self._settings: QSettings | None = None
         self._cancelling = False
         self._outcome = "done"  # how the last job ended, for the progress bar: done, failed, cancelled
         self._started = 0.0
-        self._digit_indices: np.ndarray | None = None
-        self._digits_stale = True
         self._last_dir = ""
         self._build()
         self.setAcceptDrops(True)
@@ -96,8 +93,10 @@ class DenoiseTab(QWidget):
         self.views = QTabWidget()
         self.views.setDocumentMode(True)
         self.views.addTab(self._build_photo_page(), "Photo")
-        self.views.addTab(self._build_digits_page(), "Digits")
-        self.views.currentChanged.connect(self._maybe_refresh_digits)
+        self.digits_view = DigitsView(self.session, is_on_screen=self._digits_on_screen)
+        self.digits_view.status_changed.connect(self.status_changed)
+        self.views.addTab(self.digits_view, "Digits")
+        self.views.currentChanged.connect(self.digits_view.refresh)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.views)
@@ -255,38 +254,6 @@ class DenoiseTab(QWidget):
         page.setSizes([300, 960])
         return page
 
-    def _build_digits_page(self) -> QWidget:
-        self.digits_note = QLabel("")
-        self.digits_note.setWordWrap(True)
-        self.digits_noise = QDoubleSpinBox()
-        self.digits_noise.setRange(0.0, 1.0)
-        self.digits_noise.setSingleStep(0.05)
-        self.digits_noise.setDecimals(2)
-        self.digits_noise.setValue(0.5)
-        self.digits_noise.setPrefix("noise factor ")
-        self.digits_noise.setToolTip("Std of the Gaussian noise added to the digits (0-1 scale); starts at the "
-                                     "factor the model was trained with.")
-        self.digits_noise.valueChanged.connect(self._on_digits_settings_changed)
-        self.digits_count = QSpinBox()
-        self.digits_count.setRange(1, 20)
-        self.digits_count.setValue(10)
-        self.digits_count.setPrefix("show ")
-        self.digits_count.valueChanged.connect(self._on_digits_count_changed)
-        self.digits_other = QPushButton("Other digits")
-        self.digits_other.setToolTip("Pick other validation samples at random.")
-        self.digits_other.clicked.connect(self._other_digits)
-        row = QHBoxLayout()
-        for widget in (self.digits_noise, self.digits_count, self.digits_other):
-            row.addWidget(widget)
-        row.addStretch(1)
-        self.digits_grid = ImageGrid()
-        page = QWidget()
-        column = QVBoxLayout(page)
-        column.addWidget(self.digits_note)
-        column.addLayout(row)
-        column.addWidget(self.digits_grid, 1)
-        return page
-
     def fill_sample_menu(self, menu: QMenu) -> None:
         """One action per sample photograph available offline."""
         samples = available_samples()
@@ -316,9 +283,7 @@ class DenoiseTab(QWidget):
         if have:
             item = self.view_combo.model().item(self.view_combo.findData("diff_clean"))
             item.setEnabled(self.result.reference is not None)
-        digits_ready = self.session.model is not None and fits_images(self.session.model, self.session.dataset)
-        for widget in (self.digits_noise, self.digits_count, self.digits_other):
-            widget.setEnabled(digits_ready and not busy)
+        self.digits_view.sync_enabled(busy)
 
     @Slot()
     def _on_model_changed(self) -> None:
@@ -342,18 +307,11 @@ class DenoiseTab(QWidget):
             box.setToolTip(f"The current model takes inputs of {shown}; denoising a photograph needs a fully "
                            "convolutional model (input of any height and width), e.g. the residual denoiser.")
         self._sync_bundled()
-        if model is not None and self.session.train_config is not None and self.session.noise_factor > 0:
-            self.digits_noise.blockSignals(True)
-            self.digits_noise.setValue(self.session.noise_factor)
-            self.digits_noise.blockSignals(False)
-        self._digit_indices = None
-        self._digits_stale = True
+        self.digits_view.model_changed()
         if (model is not None and self.image is None and not fully_convolutional(model)
                 and fits_images(model, self.session.dataset)):
             self.views.setCurrentIndex(1)  # a digits autoencoder: show what it does
-        self._describe_digits()
         self._sync_enabled()
-        self._maybe_refresh_digits()
 
     def _sync_bundled(self) -> None:
         """Offer the bundled denoiser only when its file is there."""
@@ -366,11 +324,8 @@ class DenoiseTab(QWidget):
 
     @Slot()
     def _on_dataset_changed(self) -> None:
-        self._digit_indices = None
-        self._digits_stale = True
-        self._describe_digits()
+        self.digits_view.data_changed()
         self._sync_enabled()
-        self._maybe_refresh_digits()
 
     # ----- opening ------------------------------------------------------------------
     @Slot()
@@ -677,78 +632,14 @@ class DenoiseTab(QWidget):
         self.progress_label.setText(f"Saved {path.name}.")
         self.status_changed.emit(f"Saved {label} to {path} ({', '.join(notes)}).")
 
-    # ----- digits (a denoising autoencoder trained in the app) ----------------------
-    def _describe_digits(self) -> None:
-        model, data = self.session.model, self.session.dataset
-        if model is None:
-            text = ("Train a denoising autoencoder in the Training tab (tick \"Denoising\", e.g. on the built-in "
-                    "MNIST digits) and its validation digits show here: original, noisy, denoised.")
-        elif data is None:
-            text = "The current model has no data to show: load data in the Training or Reconstruction tab."
-        elif not fits_images(model, data):
-            text = (f"The current model does not take this data's images ({data.summary()}): train a model on "
-                    "them in the Training tab.")
-        else:
-            trained = (f"trained with noise factor {self.session.noise_factor:g}" if self.session.noise_factor > 0
-                       else "trained without noise (plain autoencoder)")
-            text = f"{model.name}, {trained}, on {data.summary()}."
-        self.digits_note.setText(text)
-        if model is None or not fits_images(model, data):
-            self.digits = None
-            self.digits_grid.clear_images()
-
-    @Slot()
-    def _on_digits_settings_changed(self) -> None:
-        self._digits_stale = True
-        self._maybe_refresh_digits()
-
-    @Slot()
-    def _on_digits_count_changed(self) -> None:
-        self._digit_indices = None
-        self._on_digits_settings_changed()
-
-    @Slot()
-    def _other_digits(self) -> None:
-        data = self.session.dataset
-        if data is None or not len(data.x_val):
-            return
-        n = min(self.digits_count.value(), len(data.x_val))
-        self._digit_indices = np.sort(np.random.default_rng().choice(len(data.x_val), size=n, replace=False))
-        self._on_digits_settings_changed()
-
-    @Slot()
-    @Slot(int)
-    def _maybe_refresh_digits(self, *_args) -> None:
-        """Reconstruct digits when the Digits page is on screen and what it shows is out of date."""
-        model, data = self.session.model, self.session.dataset
-        if (not self._digits_stale or self.runner.is_running() or self.views.currentIndex() != 1
-                or not self.isVisible() or model is None or not fits_images(model, data)):
-            return
-        if self._digit_indices is None or self._digit_indices.max(initial=-1) >= len(data.x_val):
-            self._digit_indices = np.arange(min(self.digits_count.value(), len(data.x_val)))
-        self._digits_stale = False
-        noise = self.digits_noise.value()
-        self._pending = ("digits", noise)
-        self.runner.start(digits_job(model, data, self._digit_indices, noise, seed=0), "digits")
-        self._sync_enabled()
-
-    def _show_digits(self, recon, noise: float) -> None:
-        self.digits = recon
-        rows, titles = [recon.targets, recon.outputs], ["original", "reconstructed"]
-        if noise > 0:
-            rows, titles = [recon.targets, recon.inputs, recon.outputs], ["original", "noisy", "denoised"]
-        labels = recon.labels
-        captions = [(f"{labels[i]}\n" if labels is not None else "") + f"err {recon.errors[i]:.4f}"
-                    for i in range(len(recon.targets))]
-        self.digits_grid.set_images(rows, titles, captions)
-        mean = float(np.mean(recon.errors)) if len(recon.errors) else math.nan
-        self.status_changed.emit(f"Digits: mean error against the clean originals {mean:.5f}.")
-
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
         self._sync_bundled()
         self._sync_enabled()
-        self._maybe_refresh_digits()
+        self.digits_view.refresh()
+
+    def _digits_on_screen(self) -> bool:
+        return self.isVisible() and self.views.currentIndex() == 1
 
     # ----- job outcomes -------------------------------------------------------------
     @Slot(object)
@@ -766,8 +657,6 @@ class DenoiseTab(QWidget):
             self._denoised(outcome, payload)
         elif kind == "save":
             self._saved(*payload)
-        elif kind == "digits":
-            self._show_digits(outcome, payload)
 
     @Slot(str, str)
     def _on_failed(self, message: str, detail: str) -> None:
@@ -786,8 +675,8 @@ class DenoiseTab(QWidget):
                 self.recent.remove(path)
                 self._store_recent()
         else:
-            title = {"denoise": "Could not denoise", "save": "Could not save the result",
-                     "digits": "Could not denoise the digits"}.get(kind, "Something went wrong")
+            title = {"denoise": "Could not denoise", "save": "Could not save the result"}.get(
+                kind, "Something went wrong")
         self.progress_label.setText(f"{title}: {message}")
         self.status_changed.emit(f"{title}: {message}")
         QMessageBox.warning(self, title, message)
@@ -799,7 +688,6 @@ class DenoiseTab(QWidget):
         self.progress.setValue(1 if self._outcome == "done" else 0)
         self.progress.setFormat(self._outcome)
         self._sync_enabled()
-        self._maybe_refresh_digits()
 
     # ----- settings -----------------------------------------------------------------
     def save_settings(self, settings: QSettings) -> None:
@@ -811,7 +699,7 @@ class DenoiseTab(QWidget):
         settings.setValue("denoise/view", self.view_combo.currentData())
         settings.setValue("denoise/recent", self.recent)
         settings.setValue("denoise/last_dir", self._last_dir)
-        settings.setValue("denoise/digits_count", self.digits_count.value())
+        self.digits_view.save_settings(settings)
 
     def restore_settings(self, settings: QSettings) -> None:
         self._settings = settings
@@ -831,7 +719,7 @@ class DenoiseTab(QWidget):
             index = self.view_combo.findData(str(settings.value("denoise/view", "result")))
             self.view_combo.setCurrentIndex(max(0, index))
             self._last_dir = str(settings.value("denoise/last_dir", "") or "")
-            self.digits_count.setValue(int(settings.value("denoise/digits_count", 10)))
+            self.digits_view.restore_settings(settings)
         except (TypeError, ValueError):
             pass  # settings from another version: keep the defaults
         self.recent_changed.emit()

@@ -360,12 +360,13 @@ def test_digits_view_of_a_denoising_autoencoder(qtbot, window, tiny_npz):
     assert "fully convolutional" in tab.method_boxes["model"].toolTip()
     window.tabs.setCurrentWidget(tab)
     assert tab.views.currentIndex() == 1  # no photo open: the digits page is shown
-    qtbot.waitUntil(lambda: tab.digits is not None, timeout=60_000)
-    assert tab.digits_grid.grid_shape() == (3, min(10, len(window.session.dataset.x_val)))
-    assert [tab.digits_grid.shown_row_title(r) for r in range(3)] == ["original", "noisy", "denoised"]
-    assert tab.digits_noise.value() == pytest.approx(0.3)
-    np.testing.assert_allclose(tab.digits_grid.shown_image(2, 0), tab.digits.outputs[0][..., 0], atol=1e-6)
-    before = tab.digits
-    tab.digits_noise.setValue(0.0)
-    qtbot.waitUntil(lambda: tab.digits is not before, timeout=60_000)
-    assert tab.digits_grid.grid_shape()[0] == 2
+    qtbot.waitUntil(lambda: tab.digits_view.digits is not None, timeout=60_000)
+    assert tab.digits_view.grid.grid_shape() == (3, min(10, len(window.session.dataset.x_val)))
+    assert [tab.digits_view.grid.shown_row_title(r) for r in range(3)] == ["original", "noisy", "denoised"]
+    assert tab.digits_view.noise.value() == pytest.approx(0.3)
+    view = tab.digits_view
+    np.testing.assert_allclose(view.grid.shown_image(2, 0), view.digits.outputs[0][..., 0], atol=1e-6)
+    before = view.digits
+    tab.digits_view.noise.setValue(0.0)
+    qtbot.waitUntil(lambda: tab.digits_view.digits is not before, timeout=60_000)
+    assert tab.digits_view.grid.grid_shape()[0] == 2

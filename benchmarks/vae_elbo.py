@@ -106,9 +106,11 @@ def vae_part(args, data, x_test):
     rows = []
     for latent in [int(v) for v in args.latent.split(",") if v.strip()]:
         config = TrainConfig(model_kind=args.kind, code_size=latent, epochs=args.epochs, batch_size=args.batch_size,
-                             learning_rate=args.lr, lr_schedule="cosine", beta=1.0, filters=32, seed=0)
-        print(f"\n== {MODEL_LABELS[args.kind]}, latent {latent}: {args.epochs} epochs max, batch {args.batch_size}, "
-              f"Adam {args.lr:g} cosine, budget {args.minutes:g} min", flush=True)
+                             learning_rate=args.lr, lr_schedule="cosine", beta=1.0, filters=args.filters,
+                             noise_factor=args.noise_factor, seed=0)
+        noise = f", denoising (noise factor {args.noise_factor:g})" if args.noise_factor > 0 else ""
+        print(f"\n== {MODEL_LABELS[args.kind]}, latent {latent}, filters {args.filters}{noise}: {args.epochs} epochs "
+              f"max, batch {args.batch_size}, Adam {args.lr:g} cosine, budget {args.minutes:g} min", flush=True)
         result, seconds, epochs = run_training(config, data, args.minutes)
         sampled, mean_z, rec, kl = negative_elbo(result.model, x_test)
         target = TARGETS.get(latent)
@@ -172,6 +174,10 @@ def main(argv=None) -> None:
     parser.add_argument("--samples", type=int, default=55000, help="training images (at most 55,000)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--filters", type=int, default=32, help="the conv VAE's first convolution width")
+    parser.add_argument("--noise-factor", type=float, default=0.0,
+                        help="train as a denoising VAE: Gaussian noise of this std on the encoder's inputs, "
+                             "the clean image as target (regularises the encoder); the test figure is on clean images")
     parser.add_argument("--aae-epochs", type=int, default=15)
     parser.add_argument("--aae-latent", type=int, default=8)
     parser.add_argument("--aae-batch-size", type=int, default=128)

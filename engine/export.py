@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import importlib.util
 import json
 import math
 import os
 import shutil
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,8 @@ import keras
 import numpy as np
 
 from engine.config import ConfigError
+from engine.export_formats import (ExportError, onnx_bytes, onnx_support, predict, run_keras, run_onnx,
+                                   run_savedmodel, run_tflite, save_tf, tflite_bytes)
 from engine.fileio import atomic_path, json_safe
 
 FORMATS = {"keras": "Keras (.keras)", "savedmodel": "TensorFlow SavedModel (folder)",
@@ -40,15 +40,10 @@ SUFFIXES = {"keras": ".keras", "savedmodel": "", "tflite": ".tflite", "onnx": ".
 TOLERANCES = {"keras": 1e-5, "savedmodel": 1e-5, "tflite": 1e-3, "onnx": 1e-4}
 METADATA_NAME = "autoencoder_studio.json"  # inside a SavedModel folder
 APP = "Autoencoder Studio"
-ONNX_OPSET = 17
 SAMPLE_LIMIT = 16  # verification uses at most this many samples
 DEFAULT_SAMPLES = 4
 PRE_KINDS = ("none", "rescale", "standardize")
 _SNIPPET_INLINE = 32  # longer mean/std vectors are read from the metadata in the snippet
-
-
-class ExportError(ValueError):
-    """An export could not be made; the message says what went wrong and what to do."""
 
 
 # ----------------------------------------------------------------------------- preprocessing
@@ -192,20 +187,6 @@ def part_of(model: keras.Model, part: str) -> keras.Model:
     return out
 
 
-# ----------------------------------------------------------------------------- ONNX
-
-def onnx_support() -> tuple[bool, str]:
-    """(available, explanation). Checks that the converter (tf2onnx) and onnxruntime (used to verify
-    every ONNX export) are installed; imports nothing heavy."""
-    missing = [name for name in ("tf2onnx", "onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
-    if missing:
-        return False, (f"ONNX export needs the packages tf2onnx, onnx and onnxruntime (missing: {', '.join(missing)}). "
-                       f"Install them with `pip install tf2onnx onnxruntime` (tf2onnx 1.17 works with TensorFlow "
-                       f"2.21 / Keras 3) and restart the app, or export as SavedModel and convert it yourself with "
-                       f"`python -m tf2onnx.convert --saved-model FOLDER --output model.onnx`.")
-    return True, "ONNX export via tf2onnx (opset %d), verified with onnxruntime." % ONNX_OPSET
-
-
 # ----------------------------------------------------------------------------- export
 
 @dataclass
@@ -314,10 +295,6 @@ def _default_raw(shape: tuple[int, ...], pre: Preprocessing) -> np.ndarray:
     return rng.uniform(0, 1, size).astype(np.float32)
 
 
-def _predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
-    return np.asarray(model(x, training=False), dtype=np.float32)
-
-
 def _verification_data(model, exported_part, part, pre, sample_inputs, built_in):
     """(what the export is fed, what the app's model gives for it)."""
     if part == "decoder":
@@ -333,8 +310,8 @@ def _verification_data(model, exported_part, part, pre, sample_inputs, built_in)
                 raise ExportError(f"The sample inputs have shape {_shape_text(samples.shape[1:])}, but the model "
                                   f"takes {_shape_text(enc.input_shape[1:])} (or codes of "
                                   f"{_shape_text(exported_part.input_shape[1:])}).")
-            codes = _predict(enc, pre.apply(samples))  # realistic codes: the app's encoder on its own input
-        return codes, _predict(exported_part, codes)
+            codes = predict(enc, pre.apply(samples))  # realistic codes: the app's encoder on its own input
+        return codes, predict(exported_part, codes)
     shape = tuple(exported_part.input_shape[1:])
     if sample_inputs is None:
         raw = _default_raw(_sample_input_shape(exported_part), pre)
@@ -346,8 +323,8 @@ def _verification_data(model, exported_part, part, pre, sample_inputs, built_in)
     reference = model if part == "model" else exported_part  # the app's own model(x) for the whole model
     if not built_in:  # the samples are already what the model takes
         x = raw.astype(np.float32)
-        return x, _predict(reference, x)
-    return raw.astype(np.float32), _predict(reference, pre.apply(raw))
+        return x, predict(reference, x)
+    return raw.astype(np.float32), predict(reference, pre.apply(raw))
 
 
 def _check(fmt: str, got: np.ndarray, expected: np.ndarray) -> float:
@@ -370,9 +347,9 @@ def _export_file(graph, fmt, target, feed, expected, meta, notes: list[str]) -> 
         with atomic_path(target) as tmp, atomic_path(meta_path) as tmp_meta:
             if fmt == "keras":
                 graph.save(tmp)
-                got = _run_keras(tmp, feed)
+                got = run_keras(tmp, feed)
             elif fmt == "tflite":
-                data, fixed = _tflite_bytes(graph)
+                data, fixed = tflite_bytes(graph)
                 if fixed:
                     note = ("This model converts to TensorFlow Lite's built-in ops only with a fixed batch: the "
                             ".tflite file takes one sample at a time (batch size 1).")
@@ -380,10 +357,10 @@ def _export_file(graph, fmt, target, feed, expected, meta, notes: list[str]) -> 
                     meta["notes"] = [*meta["notes"], note]
                     meta["input_shape"][0] = meta["output_shape"][0] = 1
                 tmp.write_bytes(data)
-                got = _run_tflite(tmp, feed)
+                got = run_tflite(tmp, feed)
             else:
-                tmp.write_bytes(_onnx_bytes(graph, feed))
-                got = _run_onnx(tmp, feed)
+                tmp.write_bytes(onnx_bytes(graph, feed))
+                got = run_onnx(tmp, feed)
             diff = _check(fmt, got, expected)
             _write_json(tmp_meta, {**meta, "max_abs_diff": diff})
     except BaseException:
@@ -398,8 +375,8 @@ def _export_file(graph, fmt, target, feed, expected, meta, notes: list[str]) -> 
 def _export_savedmodel(graph, target: Path, feed, expected, meta) -> tuple[float, Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
-        _save_tf(graph, tmp)
-        diff = _check("savedmodel", _run_savedmodel(tmp, feed), expected)
+        save_tf(graph, tmp)
+        diff = _check("savedmodel", run_savedmodel(tmp, feed), expected)
         with atomic_path(tmp / METADATA_NAME) as tmp_meta:
             _write_json(tmp_meta, {**meta, "max_abs_diff": diff})
         _swap_in(tmp, target)
@@ -424,102 +401,6 @@ def _swap_in(new: Path, target: Path) -> None:
         os.replace(old, target)
         raise
     shutil.rmtree(old, ignore_errors=True)
-
-
-def _save_tf(graph: keras.Model, folder: Path, batch: int | None = None) -> None:
-    """`graph.export` (Keras 3: a TF SavedModel with a `serve` endpoint), batch size `batch` (None: any)."""
-    import tensorflow as tf
-
-    spec = [tf.TensorSpec((batch,) + tuple(graph.input_shape[1:]), tf.float32, name="input")]
-    try:
-        graph.export(str(folder), format="tf_saved_model", verbose=False, input_signature=spec)
-    except OSError:
-        raise
-    except Exception as exc:
-        raise ExportError(f"Could not build the TensorFlow SavedModel: {_first_line(exc)}") from exc
-
-
-def _tflite_bytes(graph: keras.Model) -> tuple[bytes, bool]:
-    """(the .tflite flatbuffer, whether its batch size is fixed at 1). Any batch size is tried first;
-    some graphs (UpSampling2D before a convolution) keep TF ops unless all shapes are static."""
-    import tensorflow as tf
-
-    error: Exception | None = None
-    for batch in (None, 1):
-        with tempfile.TemporaryDirectory(prefix="aes_tflite_") as folder:
-            _save_tf(graph, Path(folder), batch)
-            try:
-                return tf.lite.TFLiteConverter.from_saved_model(folder).convert(), batch is not None
-            except Exception as exc:
-                error = exc
-    raise ExportError(f"TensorFlow Lite could not convert this model: {_first_line(error)}. "
-                      f"Export a SavedModel instead.") from error
-
-
-def _onnx_bytes(graph: keras.Model, feed: np.ndarray) -> bytes:
-    import tensorflow as tf
-    import tf2onnx
-
-    spec = (tf.TensorSpec((None,) + tuple(graph.input_shape[1:]), tf.float32, name="input"),)
-    try:
-        proto, _ = tf2onnx.convert.from_keras(graph, input_signature=spec, opset=ONNX_OPSET)
-    except Exception as exc:
-        raise ExportError(f"tf2onnx could not convert this model to ONNX: {_first_line(exc)}. "
-                          f"Export a SavedModel instead.") from exc
-    return proto.SerializeToString()
-
-
-def _run_keras(path: Path, x: np.ndarray) -> np.ndarray:
-    from engine.modelio import ModelFileError, load_model
-
-    try:
-        return _predict(load_model(path), x)
-    except ModelFileError as exc:
-        raise ExportError(f"The written .keras file could not be opened again: {exc}") from exc
-
-
-def _run_savedmodel(folder: Path, x: np.ndarray) -> np.ndarray:
-    import tensorflow as tf
-
-    try:
-        loaded = tf.saved_model.load(str(folder))  # keep a reference: serve() needs its variables alive
-        return np.asarray(loaded.serve(tf.constant(x)))
-    except Exception as exc:
-        raise ExportError(f"The written SavedModel could not be run again: {_first_line(exc)}") from exc
-
-
-def _run_tflite(path: Path, x: np.ndarray) -> np.ndarray:
-    import tensorflow as tf
-
-    try:
-        with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice (LiteRT): still in TF 2.21
-            warnings.simplefilter("ignore")
-            interpreter = tf.lite.Interpreter(model_path=str(path))
-        inp = interpreter.get_input_details()[0]
-        fixed = int(inp["shape_signature"][0]) > 0  # -1: any batch size
-        batches = [x[i:i + 1] for i in range(len(x))] if fixed else [x]
-        interpreter.resize_tensor_input(inp["index"], list(batches[0].shape))
-        interpreter.allocate_tensors()
-        out = []
-        for batch in batches:
-            interpreter.set_tensor(inp["index"], batch.astype(np.float32))
-            interpreter.invoke()
-            out.append(np.array(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])))
-        return np.concatenate(out)
-    except Exception as exc:
-        raise ExportError(f"The written TFLite model could not be run again: {_first_line(exc)}") from exc
-
-
-def _run_onnx(path: Path, x: np.ndarray) -> np.ndarray:
-    import onnxruntime as ort
-
-    try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        return np.asarray(session.run(None, {session.get_inputs()[0].name: x.astype(np.float32)})[0])
-    except Exception as exc:
-        raise ExportError(f"onnxruntime cannot run the ONNX file tf2onnx made from this model: {_first_line(exc)} "
-                          f"(tf2onnx 1.17 cannot express every TensorFlow op, e.g. the exact GELU of the transformer "
-                          f"model). Export a SavedModel or TensorFlow Lite file instead.") from exc
 
 
 # ----------------------------------------------------------------------------- metadata
@@ -567,8 +448,3 @@ def _shape_text(shape) -> str:
 
 def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(json_safe(data), indent=2, allow_nan=False), encoding="utf-8")
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.timeout(60)
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from engine import export  # noqa: E402
+from engine import export, export_formats  # noqa: E402
 from engine.config import TrainConfig  # noqa: E402
 from engine.export import ExportError, Preprocessing, export_model, metadata_for, onnx_support, part_of  # noqa: E402
 from engine.models import build_autoencoder, decoder_of, encoder_of  # noqa: E402
@@ -239,8 +239,8 @@ def test_onnx_round_trips_or_explains(dense, tmp_path):
 
 
 def test_onnx_missing_converter_is_explained(dense, tmp_path, monkeypatch):
-    real = export.importlib.util.find_spec
-    monkeypatch.setattr(export.importlib.util, "find_spec",
+    real = export_formats.importlib.util.find_spec
+    monkeypatch.setattr(export_formats.importlib.util, "find_spec",
                         lambda name, *a: None if name == "tf2onnx" else real(name, *a))
     ok, reason = onnx_support()
     assert not ok and "tf2onnx" in reason

@@ -86,7 +86,20 @@ def main() -> int:
         QTimer.singleShot(400, lambda: (window.grab().save(str(out / f"reconstruction_{args.kind}.png")),
                                         window.reconstruction_tab.worst_first.setChecked(True)))
         QTimer.singleShot(1200, lambda: (window.grab().save(str(out / f"reconstruction_{args.kind}_worst.png")),
-                                         window.close()))
+                                         show_digits() if args.noise else window.close()))
+
+    def show_digits():  # a denoising autoencoder: the Denoise tab's Digits page
+        window.tabs.setCurrentWidget(window.denoise_tab)
+        window.denoise_tab.views.setCurrentWidget(window.denoise_tab.digits_view)
+        QTimer.singleShot(200, wait_digits)
+
+    def wait_digits():
+        view = window.denoise_tab.digits_view
+        if view.digits is None or view.runner.is_running():
+            QTimer.singleShot(200, wait_digits)
+            return
+        QTimer.singleShot(400, lambda: (window.grab().save(str(out / f"denoise_digits_{args.kind}.png")),
+                                        window.close()))
 
     def wait_sampling():
         st = window.sampling_tab

@@ -370,3 +370,21 @@ def test_digits_view_of_a_denoising_autoencoder(qtbot, window, tiny_npz):
     tab.digits_view.noise.setValue(0.0)
     qtbot.waitUntil(lambda: tab.digits_view.digits is not before, timeout=60_000)
     assert tab.digits_view.grid.grid_shape()[0] == 2
+    before = view.digits
+    view.count.setValue(4)  # fewer digits: the first four
+    qtbot.waitUntil(lambda: view.digits is not before, timeout=60_000)
+    assert view.grid.grid_shape() == (2, 4)
+    first = view.digits.targets.copy()
+    np.testing.assert_allclose(first, window.session.dataset.x_val[:4], atol=1e-6)
+    x_val = window.session.dataset.x_val.reshape(len(window.session.dataset.x_val), -1)
+    for _ in range(3):  # four others at random (the same four again: 1 in 495 per click)
+        before = view.digits
+        click(qtbot, view.other)
+        qtbot.waitUntil(lambda: view.digits is not before, timeout=60_000)
+        assert view.grid.grid_shape() == (2, 4)
+        shown = view.digits.targets.reshape(4, -1)
+        assert all(np.abs(x_val - row).max(axis=1).min() < 1e-6 for row in shown)  # validation digits
+        if not np.allclose(shown, first.reshape(4, -1)):
+            break
+    else:
+        pytest.fail("Other digits kept showing the first four")

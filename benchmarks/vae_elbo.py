@@ -19,7 +19,8 @@ The dense VAE (784-512-latent, --kind vae) is ~5 s per epoch but plateaus higher
 latent 2 155.9, latent 20 102.0 nats sampled).
 
 Usage: python benchmarks/vae_elbo.py [--latent 2,20] [--kind vae|conv_vae] [--epochs N]
-       [--minutes M] [--samples N] [--batch-size B] [--lr LR] [--aae-epochs N] [--aae-latent D] [--no-aae]
+       [--minutes M] [--samples N] [--batch-size B] [--lr LR] [--filters F] [--noise-factor S]
+       [--aae-epochs N] [--aae-latent D] [--no-aae] [--save-dir DIR]
 Smoke test: python benchmarks/vae_elbo.py --epochs 1 --samples 5000 --aae-epochs 1
 """
 from __future__ import annotations
@@ -112,6 +113,13 @@ def vae_part(args, data, x_test):
         print(f"\n== {MODEL_LABELS[args.kind]}, latent {latent}, filters {args.filters}{noise}: {args.epochs} epochs "
               f"max, batch {args.batch_size}, Adam {args.lr:g} cosine, budget {args.minutes:g} min", flush=True)
         result, seconds, epochs = run_training(config, data, args.minutes)
+        if args.save_dir:
+            from engine.modelio import save_model
+
+            path = Path(args.save_dir) / f"{args.kind}_latent{latent}.keras"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_model(result.model, path)
+            print(f"  saved {path} (open it in the app: Model > Open)")
         sampled, mean_z, rec, kl = negative_elbo(result.model, x_test)
         target = TARGETS.get(latent)
         verdict = "" if target is None else f" (target <= {target:g}: {'met' if sampled <= target else 'MISSED'})"
@@ -184,6 +192,7 @@ def main(argv=None) -> None:
     parser.add_argument("--aae-lr", type=float, default=1e-3)
     parser.add_argument("--aae-samples", type=int, default=2000)
     parser.add_argument("--no-aae", action="store_true")
+    parser.add_argument("--save-dir", help="save each trained VAE here as <kind>_latent<N>.keras")
     args = parser.parse_args(argv)
 
     data, x_test, y_test = load(args.mnist, args.samples)

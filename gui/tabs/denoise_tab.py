@@ -283,7 +283,6 @@ class DenoiseTab(QWidget):
         if have:
             item = self.view_combo.model().item(self.view_combo.findData("diff_clean"))
             item.setEnabled(self.result.reference is not None)
-        self.digits_view.sync_enabled(busy)
 
     @Slot()
     def _on_model_changed(self) -> None:

@@ -67,9 +67,10 @@ class DigitsView(QWidget):
         """The session's model takes the session's images."""
         return self.session.model is not None and fits_images(self.session.model, self.session.dataset)
 
-    def sync_enabled(self, busy: bool = False) -> None:
-        """Controls on when there is something to show and neither this view nor its tab is busy."""
-        ready = self.fits() and not busy and not self.runner.is_running()
+    def sync_enabled(self) -> None:
+        """Controls on when there is something to show and no reconstruction is running. The view has
+        its own runner, so the Photo page's jobs do not hold it up."""
+        ready = self.fits() and not self.runner.is_running()
         for widget in (self.noise, self.count, self.other):
             widget.setEnabled(ready)
 

@@ -64,7 +64,8 @@ def describe(model) -> str:
     return f"AAE, latent {model.latent_dim}, {prior}"
 
 
-def _images(model, x) -> np.ndarray:
+def checked_images(model, x) -> np.ndarray:
+    """x as float32 (n, h, w, c) the model takes (one sample gets a batch axis); ConfigError if not."""
     x = np.asarray(x, dtype=np.float32)
     expected = tuple(model.input_shape[1:])
     if x.shape == expected:
@@ -89,10 +90,16 @@ def _codes(model, z) -> np.ndarray:
     return z
 
 
-def encode_means(model, x, batch_size: int = 256) -> np.ndarray:
-    """(n, latent) codes: the posterior mean z_mean for a VAE, the (deterministic) code for an AAE."""
+def encode_means(model, x, batch_size: int = 256, refine_steps: int = 0) -> np.ndarray:
+    """(n, latent) codes: the posterior mean z_mean for a VAE, the (deterministic) code for an AAE.
+    refine_steps > 0 (VAE only): the mean after that many steps of per-image posterior refinement
+    (engine.inference.refine_posterior), a tighter ELBO than the encoder's one-pass guess."""
     require_generative(model)
-    x = _images(model, x)
+    if refine_steps:
+        from engine import inference
+
+        return inference.refine_posterior(model, x, steps=refine_steps, batch_size=batch_size).mean
+    x = checked_images(model, x)
     if batch_size < 1:
         raise ConfigError(f"batch_size must be at least 1, got {batch_size}.")
     parts = []
@@ -276,28 +283,44 @@ class LatentView:
     labels: np.ndarray | None
     plane: Plane
     points: np.ndarray  # (n, 2) means on the plane
+    refine_steps: int = 0  # posterior refinement steps per sample (VAE), 0 = the encoder's guess
+    negative_elbo: float | None = None  # VAE: mean -ELBO of the samples under the posterior used, nats
 
 
-def sampling_job(model, dataset, limit: int = 10000):
-    """Job (engine.jobs style): encode up to `limit` validation samples and lay them on a Plane.
+def sampling_job(model, dataset, limit: int = 10000, refine_steps: int = 0):
+    """Job (engine.jobs style): encode up to `limit` validation samples and lay them on a Plane;
+    for a VAE also their mean -ELBO (refine_steps > 0: after posterior refinement, VAE only).
     A stop request ends encoding early; the view then covers the samples done so far."""
 
     def job(on_event: EventCallback, stop: threading.Event) -> LatentView:
+        from engine import inference
+
         require_generative(model)
+        if refine_steps:
+            inference.require_vae(model)
         x = np.asarray(dataset.x_val[:limit], dtype=np.float32)
         if len(x) == 0:
             raise ConfigError("The data has no validation samples to encode.")
-        _images(model, x[:1])
-        parts, batch = [], 1024
+        checked_images(model, x[:1])
+        what = (f"Refining the codes ({refine_steps} steps per sample)…" if refine_steps
+                else "Encoding the validation samples…")
+        parts, elbos, batch = [], [], 1024
         for i in range(0, len(x), batch):
             if stop.is_set() and parts:
                 break
-            parts.append(encode_means(model, x[i:i + batch]))
-            on_event(Progress(min(i + batch, len(x)), len(x), "Encoding the validation samples…"))
+            xb = x[i:i + batch]
+            if model.kind == "vae":
+                posterior = inference.refine_posterior(model, xb, steps=refine_steps)
+                parts.append(posterior.mean)
+                elbos.append(inference.negative_elbo(model, xb, posterior).sampled)
+            else:
+                parts.append(encode_means(model, xb))
+            on_event(Progress(min(i + batch, len(x)), len(x), what))
         means = np.concatenate(parts)
         y = getattr(dataset, "y_val", None)
         labels = None if y is None else np.asarray(y[:len(means)])
         plane = project_2d(means)
-        return LatentView(means, labels, plane, plane.to_plane(means))
+        elbo = float(np.concatenate(elbos).mean()) if elbos else None
+        return LatentView(means, labels, plane, plane.to_plane(means), refine_steps, elbo)
 
     return job

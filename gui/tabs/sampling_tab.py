@@ -32,6 +32,17 @@ def _job(fn: Callable[[], object]):
     return lambda on_event, stop: fn()
 
 
+def _plane_text(view: latent.LatentView) -> str:
+    what = f"Means of {len(view.points)} validation samples"
+    if view.refine_steps:
+        what += f" after {view.refine_steps} refinement steps each"
+    text = f"{what}; axes: {view.plane.method}."
+    if view.negative_elbo is not None:
+        text += (f" Mean −ELBO {view.negative_elbo:.2f} nats per sample "
+                 f"({'refined posterior' if view.refine_steps else 'encoder posterior'}, one draw each).")
+    return text
+
+
 class SamplingTab(SamplingView):
     status_changed = Signal(str)
 
@@ -64,6 +75,7 @@ class SamplingTab(SamplingView):
             box.valueChanged.connect(self._on_ends_changed)
         self.mode.currentIndexChanged.connect(self._request_interpolation)
         self.steps.valueChanged.connect(self._request_interpolation)
+        self.refine_steps.valueChanged.connect(self._on_refine_changed)
         self.scatter.picked.connect(self._on_picked)
         for button, canvas, name in ((self.save_samples_button, self.samples_grid, "samples.png"),
                                      (self.save_manifold_button, self.manifold, "manifold.png"),
@@ -79,6 +91,12 @@ class SamplingTab(SamplingView):
         self.save_scatter_button.setEnabled(self._active and self.scatter.has_points())
         for w in (self.index_a, self.index_b, self.mode, self.steps, self.save_strip_button):
             w.setEnabled(self._active and data)
+        self.refine_steps.setEnabled(self._active and self.session.model.kind == "vae")
+
+    def _refine(self) -> int:
+        """Posterior refinement steps to use: the box's value for a VAE, 0 for anything else."""
+        model = self.session.model
+        return self.refine_steps.value() if latent.is_generative(model) and model.kind == "vae" else 0
 
     # ----- refreshing ---------------------------------------------------------------
     @Slot()
@@ -130,10 +148,23 @@ class SamplingTab(SamplingView):
                 box.blockSignals(False)
             if self.index_a.value() == self.index_b.value():
                 self.index_b.setValue(min(self.index_a.value() + 1, self.index_b.maximum()))
-            self.scatter.show_message("Encoding the validation samples…")
-            self._submit("encode", latent.sampling_job(model, data, ENCODE_LIMIT))
+            self._request_encoding()
             self._on_ends_changed()
         self._sync_enabled()
+
+    def _request_encoding(self) -> None:
+        steps = self._refine()
+        self.scatter.show_message(f"Refining the codes ({steps} steps per sample)…" if steps
+                                  else "Encoding the validation samples…")
+        self._submit("encode", latent.sampling_job(self.session.model, self.session.dataset, ENCODE_LIMIT, steps))
+
+    @Slot()
+    def _on_refine_changed(self) -> None:
+        if not self._active or self.session.dataset is None:
+            return
+        self.view = None
+        self._request_encoding()
+        self._request_interpolation()
 
     def _deactivate(self, text: str) -> None:
         self._active = False
@@ -218,10 +249,10 @@ class SamplingTab(SamplingView):
         if not self._active or data is None or not len(data.x_val):
             return
         model, pair = self.session.model, data.x_val[[self.index_a.value(), self.index_b.value()]]
-        steps, mode = self.steps.value(), self.mode.currentData()
+        steps, mode, refine = self.steps.value(), self.mode.currentData(), self._refine()
 
         def interpolation():
-            z = latent.encode_means(model, pair)
+            z = latent.encode_means(model, pair, refine_steps=refine)
             return latent.interpolate(model, z[0], z[1], steps, mode)
 
         self._submit("interpolate", _job(interpolation))
@@ -292,7 +323,7 @@ class SamplingTab(SamplingView):
             xlabel, ylabel = "latent z₁", ("latent z₂" if plane.latent_dim > 1 else "(unused)")
         self.scatter.set_points(view.points, view.labels, plane.bounds, xlabel, ylabel,
                                 getattr(data, "class_names", ()) or ())
-        self.plane_info.setText(f"Means of {len(view.points)} validation samples; axes: {plane.method}.")
+        self.plane_info.setText(_plane_text(view))
         self._show_anchors()
         x0, x1, y0, y1 = plane.bounds
         self._on_picked((x0 + x1) / 2, (y0 + y1) / 2)  # something decoded from the start
@@ -350,14 +381,14 @@ class SamplingTab(SamplingView):
     # ----- settings -----------------------------------------------------------------
     def save_settings(self, settings: QSettings) -> None:
         for key, box in (("grid", self.grid_size), ("seed", self.seed), ("manifold", self.manifold_size),
-                         ("steps", self.steps)):
+                         ("steps", self.steps), ("refine", self.refine_steps)):
             settings.setValue(f"sampling/{key}", box.value())
         settings.setValue("sampling/mode", self.mode.currentData())
 
     def restore_settings(self, settings: QSettings) -> None:
         try:
             for key, box in (("grid", self.grid_size), ("seed", self.seed), ("manifold", self.manifold_size),
-                             ("steps", self.steps)):
+                             ("steps", self.steps), ("refine", self.refine_steps)):
                 box.setValue(int(settings.value(f"sampling/{key}", box.value())))
             index = self.mode.findData(str(settings.value("sampling/mode", "linear")))
             self.mode.setCurrentIndex(max(0, index))

@@ -106,6 +106,33 @@ def test_scatter_shows_every_encoded_sample_coloured_by_label(qtbot, window, tin
     assert low < high  # y grows upward
 
 
+def test_refining_the_codes_redraws_the_scatter_and_reports_the_elbo(qtbot, window, tiny_data):
+    from engine import inference
+
+    tab = show_sampling(qtbot, window, build("vae", 2), tiny_data)
+    model = window.session.model
+    assert tab.refine_steps.isEnabled() and tab.view.refine_steps == 0
+    plain = inference.negative_elbo(model, tiny_data.x_val).sampled.mean()
+    assert f"Mean −ELBO {plain:.2f} nats per sample (encoder posterior" in tab.plane_info.text()
+    tab.refine_steps.setValue(7)
+    qtbot.waitUntil(lambda: tab.view is not None and tab.view.refine_steps == 7 and not tab.runner.is_running(),
+                    timeout=60_000)
+    expected = inference.refine_posterior(model, tiny_data.x_val, steps=7)
+    np.testing.assert_allclose(tab.view.means, expected.mean, atol=1e-5)
+    assert not np.allclose(tab.view.means, latent.encode_means(model, tiny_data.x_val), atol=1e-5)
+    assert len(tab.scatter._scatter.get_offsets()) == len(tiny_data.x_val)
+    assert "after 7 refinement steps each" in tab.plane_info.text() and "refined posterior" in tab.plane_info.text()
+    # The interpolation ends are refined codes too.
+    pair = tiny_data.x_val[[tab.index_a.value(), tab.index_b.value()]]
+    z = latent.encode_means(model, pair, refine_steps=7)
+    np.testing.assert_allclose(tab.strip_images, latent.interpolate(model, z[0], z[1], tab.steps.value(),
+                                                                    tab.mode.currentData()), atol=1e-5)
+    # An AAE has no posterior to refine: the box is off and its codes are the encoder's.
+    show_sampling(qtbot, window, build("aae", 2), tiny_data)
+    assert not tab.refine_steps.isEnabled() and tab.view.refine_steps == 0 and tab.view.negative_elbo is None
+    assert "−ELBO" not in tab.plane_info.text()
+
+
 def test_resample_with_a_seed(qtbot, window, tiny_data):
     tab = show_sampling(qtbot, window, build("vae", 2), tiny_data)
     tab.grid_size.setValue(4)
@@ -203,12 +230,14 @@ def test_sampling_settings_persist(qtbot, settings, messages):
     tab.grid_size.setValue(5)
     tab.seed.setValue(42)
     tab.steps.setValue(12)
+    tab.refine_steps.setValue(25)
     tab.mode.setCurrentIndex(tab.mode.findData("slerp"))
     first.close()
     second = MainWindow(settings)
     qtbot.addWidget(second)
     tab = second.sampling_tab
     assert (tab.grid_size.value(), tab.seed.value(), tab.steps.value(), tab.mode.currentData()) == (5, 42, 12, "slerp")
+    assert tab.refine_steps.value() == 25
     assert second.tabs.tabText(second.tabs.indexOf(tab)) == "Sampling"
     second.close()
 

@@ -3,7 +3,8 @@
 For a trained VAE (.keras, loaded with safe_mode), on N test and N training images:
 - amortised -ELBO: the encoder's posterior q(z|x), K posterior samples per image;
 - optimised -ELBO: a Gaussian posterior per image (mean and log-variance) fitted by Adam to that
-  image's ELBO with the decoder fixed, starting from the encoder's output (K samples per step).
+  image's ELBO with the decoder fixed, starting from the encoder's output (K samples per step):
+  engine.inference.refine_posterior, what the Sampling tab's "refine codes" does with fewer steps.
 The difference is what any better encoder with the same diagonal Gaussian posterior could gain
 at most; what is left is the decoder's and the prior's. Pixels / 255, BCE summed over pixels +
 KL to N(0, I), as in benchmarks/vae_elbo.py.
@@ -25,40 +26,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 DEFAULT_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
 
 
-def gap(model, x: np.ndarray, steps: int, samples: int, lr: float, seed: int = 0) -> tuple[float, float]:
-    """(amortised -ELBO, optimised -ELBO), nats per image, both averaged over `samples` draws."""
-    import tensorflow as tf
+def gap(model, x: np.ndarray, steps: int, samples: int, lr: float) -> tuple[float, float]:
+    """(amortised -ELBO, optimised -ELBO), nats per image: the encoder's posterior, then the same
+    refined by engine.inference.refine_posterior (`samples` draws per step), each evaluated with
+    4 independent posterior draws per image."""
+    from engine import inference
 
-    from engine.generative import bce_sum, kl_divergence
+    refined = inference.refine_posterior(model, x, steps=steps, learning_rate=lr, samples=samples)
+    guess = inference.encode(model, x)
 
-    x = tf.constant(x)
-    mean0, log_var0 = (tf.constant(np.asarray(t, np.float32)) for t in model.encoder(x, training=False))
-    mean, log_var = tf.Variable(mean0), tf.Variable(log_var0)
-    decoder = model.decoder
-    rng = tf.random.Generator.from_seed(seed)
-    targets = tf.reshape(tf.repeat(x[None], samples, axis=0), (-1,) + tuple(x.shape[1:]))  # sample-major
+    def averaged(posterior):
+        return float(np.mean([inference.negative_elbo(model, x, posterior, seed=s).sampled.mean() for s in range(4)]))
 
-    def negative_elbo(m, lv):
-        eps = rng.normal((samples,) + tuple(m.shape))
-        z = m[None] + tf.exp(0.5 * lv)[None] * eps
-        out = decoder(tf.reshape(z, (-1, m.shape[-1])), training=False)
-        rec = tf.reshape(bce_sum(targets, out), (samples, -1))
-        return tf.reduce_mean(rec, axis=0) + kl_divergence(m, lv)  # per image
-
-    optimizer = tf.keras.optimizers.Adam(lr)
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(negative_elbo(mean, log_var))
-        optimizer.apply_gradients(zip(tape.gradient(loss, [mean, log_var]), [mean, log_var]))
-        return loss
-
-    amortised = float(tf.reduce_mean(negative_elbo(mean0, log_var0)))
-    for _ in range(steps):
-        step()
-    evaluations = [negative_elbo(mean, log_var) for _ in range(4)]
-    return amortised, float(tf.reduce_mean(tf.stack(evaluations)))
+    return averaged(guess), averaged(refined)
 
 
 def main(argv=None) -> None:

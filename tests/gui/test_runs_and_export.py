@@ -1,8 +1,6 @@
 """Runs tab (every training recorded, compared, reopened, deleted) and the export dialog, on tiny data."""
 import csv
 
-import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 
 from gui.widgets.forms import set_choice

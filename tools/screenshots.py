@@ -1,6 +1,7 @@
 """Drive the real app offscreen and save screenshots of each tab during and after training.
 
 Usage: QT_QPA_PLATFORM=offscreen python tools/screenshots.py OUT_DIR [--kind dense] [--epochs 6]
+           [--latent N] [--noise S] [--refine K]   (--refine: a VAE's Sampling tab with refined codes too)
        QT_QPA_PLATFORM=offscreen python tools/screenshots.py OUT_DIR --denoise astronaut [--sigma 25]
        QT_QPA_PLATFORM=offscreen python tools/screenshots.py OUT_DIR --anomaly mnist|synthetic|table|sequence
            [--path FILE] [--label COLUMN] [--epochs N]   (each view of the Anomaly tab, mid-training and after)
@@ -35,6 +36,7 @@ def main() -> int:
     parser.add_argument("--noise", type=float, default=0.0)
     parser.add_argument("--mid-epoch", type=int, default=3, help="grab the mid-training shot after this epoch")
     parser.add_argument("--latent", type=int, default=0, help="code / latent size (0: the tab's default)")
+    parser.add_argument("--refine", type=int, default=0, help="VAE: then refine the Sampling tab's codes this many steps")
     parser.add_argument("--denoise", default="", help="instead of training: denoise this sample photograph")
     parser.add_argument("--sigma", type=float, default=25.0)
     parser.add_argument("--anomaly", default="", help="instead: train a detector on this Anomaly tab source")
@@ -111,7 +113,22 @@ def main() -> int:
         px, py = st.scatter.ax.transData.transform((x0 + 0.3 * (x1 - x0), y0 + 0.7 * (y1 - y0)))
         MouseEvent("button_press_event", st.scatter, px, py, button=1)._process()
         MouseEvent("button_release_event", st.scatter, px, py, button=1)._process()
-        QTimer.singleShot(1500, lambda: (window.grab().save(str(out / f"sampling_{args.kind}.png")), window.close()))
+        QTimer.singleShot(1500, lambda: (window.grab().save(str(out / f"sampling_{args.kind}.png")),
+                                         refine() if args.refine else window.close()))
+
+    def refine():  # a VAE: refine the codes, grab the tab while that runs and when it is done
+        st = window.sampling_tab
+        st.refine_steps.setValue(args.refine)
+        QTimer.singleShot(1500, lambda: window.grab().save(str(out / f"sampling_{args.kind}_refining.png")))
+        QTimer.singleShot(2000, wait_refined)
+
+    def wait_refined():
+        st = window.sampling_tab
+        if st.view is None or st.view.refine_steps != args.refine or st.runner.is_running():
+            QTimer.singleShot(200, wait_refined)
+            return
+        QTimer.singleShot(800, lambda: (window.grab().save(str(out / f"sampling_{args.kind}_refined.png")),
+                                        window.close()))
 
     tab.runner.event_emitted.connect(on_event)
     tab.runner.finished.connect(lambda: QTimer.singleShot(500, after_training))

@@ -2,6 +2,7 @@
 
 Usage: QT_QPA_PLATFORM=offscreen python tools/screenshots.py OUT_DIR [--kind dense] [--epochs 6]
            [--latent N] [--noise S] [--refine K]   (--refine: a VAE's Sampling tab with refined codes too)
+       QT_QPA_PLATFORM=offscreen python tools/screenshots.py OUT_DIR --open MODEL.keras [--refine K]
        QT_QPA_PLATFORM=offscreen python tools/screenshots.py OUT_DIR --denoise astronaut [--sigma 25]
        QT_QPA_PLATFORM=offscreen python tools/screenshots.py OUT_DIR --anomaly mnist|synthetic|table|sequence
            [--path FILE] [--label COLUMN] [--epochs N]   (each view of the Anomaly tab, mid-training and after)
@@ -36,6 +37,8 @@ def main() -> int:
     parser.add_argument("--noise", type=float, default=0.0)
     parser.add_argument("--mid-epoch", type=int, default=3, help="grab the mid-training shot after this epoch")
     parser.add_argument("--latent", type=int, default=0, help="code / latent size (0: the tab's default)")
+    parser.add_argument("--open", default="", help="instead of training: open this model file (Model > Open) and "
+                        "shoot the Sampling tab (a VAE / AAE) or the Reconstruction tab")
     parser.add_argument("--refine", type=int, default=0, help="VAE: then refine the Sampling tab's codes this many steps")
     parser.add_argument("--denoise", default="", help="instead of training: denoise this sample photograph")
     parser.add_argument("--sigma", type=float, default=25.0)
@@ -73,8 +76,9 @@ def main() -> int:
             QTimer.singleShot(300, lambda: window.grab().save(str(out / f"training_{args.kind}_mid.png")))
 
     def after_training():
-        window.grab().save(str(out / f"training_{args.kind}_done.png"))
-        if args.kind in GENERATIVE_KINDS:
+        if not args.open:
+            window.grab().save(str(out / f"training_{args.kind}_done.png"))
+        if args.kind in GENERATIVE_KINDS or getattr(window.session.model, "kind", "") in ("vae", "aae"):
             window.tabs.setCurrentWidget(window.sampling_tab)
             QTimer.singleShot(200, wait_sampling)
             return
@@ -130,9 +134,14 @@ def main() -> int:
         QTimer.singleShot(800, lambda: (window.grab().save(str(out / f"sampling_{args.kind}_refined.png")),
                                         window.close()))
 
-    tab.runner.event_emitted.connect(on_event)
-    tab.runner.finished.connect(lambda: QTimer.singleShot(500, after_training))
-    QTimer.singleShot(200, tab.start)
+    if args.open:  # as File > Open model does; the shots are then named after the file
+        args.kind = Path(args.open).stem
+        window.reconstruction_tab.runner.finished.connect(lambda: QTimer.singleShot(500, after_training))
+        QTimer.singleShot(200, lambda: window.reconstruction_tab.open_model(args.open))
+    else:
+        tab.runner.event_emitted.connect(on_event)
+        tab.runner.finished.connect(lambda: QTimer.singleShot(500, after_training))
+        QTimer.singleShot(200, tab.start)
     app.exec()
     print("\n".join(str(p) for p in sorted(out.glob("*.png"))))
     return 0

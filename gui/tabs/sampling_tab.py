@@ -154,6 +154,8 @@ class SamplingTab(SamplingView):
 
     def _request_encoding(self) -> None:
         steps = self._refine()
+        self.plane_info.setText("")  # until the new codes are in
+        self.scatter.set_anchors([])
         self.scatter.show_message(f"Refining the codes ({steps} steps per sample)…" if steps
                                   else "Encoding the validation samples…")
         self._submit("encode", latent.sampling_job(self.session.model, self.session.dataset, ENCODE_LIMIT, steps))

@@ -159,12 +159,13 @@ def refine_posterior(model, x, steps: int = DEFAULT_STEPS, learning_rate: float 
     _positive("The refinement learning rate", learning_rate)
     _positive("The number of posterior samples", samples, whole=True)
     _positive("batch_size", batch_size, whole=True)
+    from engine.latent import checked_images
+
+    require_vae(model)
+    x = checked_images(model, x)
     posterior = encode(model, x, batch_size=batch_size)
     if steps == 0 or len(posterior.mean) == 0:
         return posterior
-    from engine.latent import checked_images
-
-    x = checked_images(model, x)
     mean, log_var = posterior.mean.copy(), posterior.log_var.copy()
     refine = _refiner(model, int(samples))
     for i in range(0, len(x), batch_size):

@@ -95,17 +95,15 @@ def encode_means(model, x, batch_size: int = 256, refine_steps: int = 0) -> np.n
     refine_steps > 0 (VAE only): the mean after that many steps of per-image posterior refinement
     (engine.inference.refine_posterior), a tighter ELBO than the encoder's one-pass guess."""
     require_generative(model)
-    if refine_steps:
+    if model.kind == "vae" or refine_steps:  # a VAE's posterior is engine.inference's (it refuses an AAE to refine)
         from engine import inference
 
         return inference.refine_posterior(model, x, steps=refine_steps, batch_size=batch_size).mean
     x = checked_images(model, x)
     if batch_size < 1:
         raise ConfigError(f"batch_size must be at least 1, got {batch_size}.")
-    parts = []
-    for i in range(0, len(x), batch_size):
-        out = model.encoder(x[i:i + batch_size], training=False)
-        parts.append(np.asarray(out[0] if model.kind == "vae" else out, dtype=np.float32))
+    parts = [np.asarray(model.encoder(x[i:i + batch_size], training=False), dtype=np.float32)
+             for i in range(0, len(x), batch_size)]
     return np.concatenate(parts) if parts else np.empty((0, model.latent_dim), np.float32)
 
 

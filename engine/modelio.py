@@ -9,10 +9,11 @@ import numpy as np
 
 from engine.fileio import atomic_path
 from engine.generative import AAE, VAE
+from engine.sequence_models import PositionEmbedding
 
-# Importing engine.generative registers the VAE / AAE classes (package "autoencoder_studio"),
-# so keras.saving.load_model(..., safe_mode=True) can rebuild them.
-GENERATIVE_CLASSES = (VAE, AAE)
+# Importing engine.generative and engine.sequence_models registers the app's own classes (package
+# "autoencoder_studio"), so keras.saving.load_model(..., safe_mode=True) can rebuild them in any process.
+REGISTERED_CLASSES = (VAE, AAE, PositionEmbedding)
 
 
 class ModelFileError(ValueError):

@@ -1,0 +1,54 @@
+"""Files saved by version 0.1 (tests/fixtures/v0_1) still open: models, runs (and resume), detectors."""
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.config import TrainConfig
+from engine.data import Dataset
+from engine.detector import data_for, load_detector, score
+from engine.modelio import load_model
+from engine.runs import RunStore
+from engine.training import train
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "v0_1"
+RUN_ID = "20261130-000000-dense-v01"
+
+
+def images():
+    x = np.load(FIXTURES / "images.npy", allow_pickle=False)
+    return Dataset(x[:32], x[32:], source="compat fixture")
+
+
+@pytest.mark.parametrize("name, kind, input_shape", [
+    ("dense.keras", None, (8, 8, 1)), ("conv_vae.keras", "vae", (8, 8, 1)), ("aae_mixture.keras", "aae", (3,)),
+    ("transformer.keras", None, (8, 1)),
+])
+def test_saved_models_open_in_safe_mode(name, kind, input_shape):
+    model = load_model(FIXTURES / name)
+    assert tuple(model.input_shape[1:]) == input_shape
+    assert getattr(model, "kind", None) == kind
+    x = np.random.default_rng(0).random((2,) + input_shape).astype(np.float32)
+    assert np.asarray(model(x)).shape == (2,) + input_shape
+    if kind == "aae":
+        assert model.prior == "mixture" and model.n_classes == 2
+
+
+def test_a_stopped_run_lists_and_resumes(tmp_path):
+    shutil.copytree(FIXTURES / "runs", tmp_path / "runs")
+    store = RunStore(tmp_path / "runs")
+    [run] = store.runs()
+    assert run.id == RUN_ID and run.status == "stopped" and len(run.history["loss"]) == 2
+    assert run.metrics["best_epoch"] == 1 and "dense code 4, 2/4 epochs" in run.label
+    before = list(run.history["loss"])
+    result = train(TrainConfig.from_dict(run.config), images(), run=run, store=store, resume=True)
+    assert len(result.history["loss"]) == 4 and result.history["loss"][:2] == pytest.approx(before)
+    assert store.get(RUN_ID).status == "finished"
+
+
+def test_a_saved_detector_opens_and_scores_as_before():
+    detector = load_detector(FIXTURES / "synthetic.aedet")
+    assert detector.kind == "table" and detector.threshold == 0.75 and len(detector.names) == 10
+    expected = np.load(FIXTURES / "synthetic_scores.npy", allow_pickle=False)
+    np.testing.assert_allclose(score(detector.model, data_for(detector)).errors, expected, rtol=1e-5, atol=1e-7)

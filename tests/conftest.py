@@ -6,7 +6,9 @@ os.environ.setdefault("QT_API", "PySide6")  # matplotlib's Qt binding
 os.environ.setdefault("PYTEST_QT_API", "pyside6")
 
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -45,3 +47,32 @@ def _dangling_qthreads():
 def _private_run_store(tmp_path_factory, monkeypatch):
     """Every test records its training runs in a fresh folder, never in the user's run store."""
     monkeypatch.setenv("AES_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
+
+
+@pytest.fixture
+def read_only_folder(tmp_path, monkeypatch):
+    """A folder nobody may write to. Root ignores folder permissions, so there the temporary files every
+    writer starts with are refused in this folder exactly as the OS refuses them to other users."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        for name in ("mkstemp", "mkdtemp"):
+            real = getattr(tempfile, name)
+
+            def refuse(*args, _real=real, **kwargs):
+                where = kwargs.get("dir")
+                if where is not None and Path(where).resolve() == folder.resolve():
+                    raise PermissionError(13, "Permission denied", str(where))
+                return _real(*args, **kwargs)
+
+            monkeypatch.setattr(tempfile, name, refuse)
+    yield folder
+    folder.chmod(0o755)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Say which random order ran (pytest-randomly), so that a failure that depends on it can be rerun."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if seed is not None and getattr(config.option, "randomly_reorganize", True):
+        terminalreporter.write_line(f"random test order: rerun it with --randomly-seed={seed}")

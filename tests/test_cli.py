@@ -72,9 +72,14 @@ def test_train_writes_model_and_run(trained, work):
 
 
 def test_resume_continues_the_run(trained, work, tmp_path):
-    done, runs = trained
+    done, shared = trained
     assert done.returncode == 0, done.stderr
+    import shutil
+
     from engine.runs import RunStore
+
+    runs = tmp_path / "runs"  # a copy: the shared run stays as trained for the other tests
+    shutil.copytree(shared, runs)
 
     [run] = RunStore(runs).runs()
     again = cli("train", "--resume", run.id, "--epochs", "3", runs=runs, cwd=tmp_path)
@@ -193,6 +198,23 @@ def test_score_table_detector(tmp_path):
     flagged = sum(int(r[-1]) for r in rows[1:])
     assert f"{flagged} of 48 rows flagged at threshold 0.5" in done.stdout
 
+    # At a threshold equal to a row's score that row is not flagged: CLI and engine agree row by row.
+    from engine.anomaly import threshold_stats
+    from engine.detector import data_for, load_detector, score
+
+    errors = score(load_detector(detector).model, data_for(load_detector(detector), str(table))).errors
+    at = float(np.sort(errors)[len(errors) // 2])
+    on_score = cli("score", detector, table, "--out", tmp_path / "at.csv", "--threshold", repr(at),
+                   runs=tmp_path / "runs")
+    assert on_score.returncode == 0, on_score.stderr
+    with open(tmp_path / "at.csv", newline="") as f:
+        flags = [int(r[-1]) for r in list(csv.reader(f))[1:]]
+    expected = np.zeros(48, int)
+    expected[np.argsort(errors, kind="stable")[np.searchsorted(np.sort(errors), at, side="right"):]] = 1
+    assert flags == expected.tolist() and sum(flags) == 48 - (len(errors) // 2 + 1)
+    assert threshold_stats(errors, at).flagged == sum(flags)
+    assert f"{sum(flags)} of 48 rows flagged" in on_score.stdout
+
     on_folder = cli("score", detector, tmp_path, runs=tmp_path / "runs")  # a table detector needs a file
     assert on_folder.returncode == 2 and len(error_lines(on_folder.stderr)) == 1
 
@@ -223,6 +245,15 @@ def test_ctrl_c_stops_and_keeps_the_best_model(work, tmp_path):
 
     [run] = RunStore(tmp_path / "runs").runs()
     assert run.status == "stopped" and run.model_path.is_file() and f"Run {run.id}" in out
+    # The kept model is the best epoch's (not the weights the stop interrupted): it scores the best val loss.
+    from engine.data import load_array_file
+    from engine.modelio import load_model
+
+    x_val = load_array_file(work / "tiny.npz", validation_fraction=0.1, seed=0).x_val
+    for path in (tmp_path / "kept.keras", run.model_path):
+        out = np.clip(np.asarray(load_model(path)(x_val), np.float64), 1e-7, 1 - 1e-7)
+        bce = float(np.mean(-(x_val * np.log(out) + (1 - x_val) * np.log(1 - out))))
+        assert bce == pytest.approx(run.metrics["best_val_loss"], rel=1e-5)
 
 
 _NO_HEAVY = ("import sys; sys.argv = ['main.py'] + sys.argv[1:]; import main\n"

@@ -44,6 +44,19 @@ def test_best_f1_threshold_separates_perfectly_separable_scores():
     assert anomaly.threshold_stats(errors, anomaly.max_threshold(errors[:3]), labels).flagged == 2
 
 
+def test_a_score_equal_to_the_threshold_is_not_flagged():
+    errors = np.array([0.125, 0.5, 0.25, 0.5, 0.75], np.float32)
+    labels = np.array([0, 1, 0, 0, 1])
+    s = anomaly.threshold_stats(errors, 0.5, labels)
+    assert (s.total, s.flagged, s.tp, s.fp, s.tn, s.fn) == (5, 1, 1, 0, 3, 1)
+    assert (s.tpr, s.fpr, s.precision) == (0.5, 0.0, 1.0) and s.f1 == pytest.approx(2 / 3)
+    assert anomaly.threshold_stats(errors, 0.75).flagged == 0  # "the largest error" flags nothing
+    assert anomaly.threshold_stats(errors, 0.125).flagged == 4
+    none = anomaly.threshold_stats(errors, 1.0, labels)
+    assert (none.flagged, none.precision, none.tpr, none.f1) == (0, 0.0, 0.0, 0.0)  # no division by zero
+    assert "0 of 5 flagged (0.0%)" in none.summary()
+
+
 def test_threshold_stats_confusion_matrix():
     errors = np.array([0.5, 1.5, 2.5, 3.5])
     labels = np.array([0, 1, 0, 1])

@@ -1,5 +1,6 @@
 """Anomaly detectors end to end on tiny data: train on normal samples, score, save, reload, export."""
 import csv
+import dataclasses
 import threading
 import zipfile
 
@@ -8,7 +9,7 @@ import pytest
 
 from engine.anomaly_data import AnomalySpec, Scaler, load_anomaly_data
 from engine.config import ConfigError, TrainConfig
-from engine.data import DataError
+from engine.data import DataError, Dataset
 from engine.detector import (DetectorFileError, data_for, default_config, flags_of, load_detector, save_detector,
                              score, score_new_job, train_detector_job, write_scored_csv)
 
@@ -20,6 +21,15 @@ def run(job):
 @pytest.fixture(scope="module")
 def synthetic():
     return run(train_detector_job(AnomalySpec("synthetic"), default_config("table", epochs=8)))
+
+
+def strictly_above(errors, threshold):
+    """The flags the app promises (score > threshold), by rank rather than by the app's own comparison."""
+    order = np.argsort(errors, kind="stable")
+    first_above = np.searchsorted(np.asarray(errors)[order], threshold, side="right")
+    flags = np.zeros(len(errors), bool)
+    flags[order[first_above:]] = True
+    return flags
 
 
 def write_csv(path, header, rows):
@@ -49,8 +59,8 @@ def test_scaler_fitted_on_normal_rows_only_and_constant_column():
 
 
 def test_save_and_reload_reproduce_scores_and_threshold(synthetic, tmp_path):
-    synthetic.detector.threshold = 1.2345
-    path = save_detector(synthetic.detector, tmp_path / "demo")
+    detector = dataclasses.replace(synthetic.detector, threshold=1.2345)  # the shared fixture stays as trained
+    path = save_detector(detector, tmp_path / "demo")
     assert path.suffix == ".aedet"
     again = load_detector(path)
     assert again.threshold == 1.2345 and again.kind == "table"
@@ -78,8 +88,8 @@ def test_scored_csv_has_rows_score_and_flag(synthetic, tmp_path):
     with open(out) as f:
         rows = list(csv.reader(f))
     assert rows[0][-2:] == ["anomaly_score", "anomaly_flag"] and len(rows) == 1051
-    flagged = sum(int(r[-1]) for r in rows[1:])
-    assert flagged == int((synthetic.scores.errors > synthetic.detector.threshold).sum())
+    flags = [int(r[-1]) for r in rows[1:]]
+    assert flags == strictly_above(synthetic.scores.errors, synthetic.detector.threshold).tolist()
     assert not list(tmp_path.glob(".*tmp*"))  # the temporary file was renamed, not left behind
 
 
@@ -167,3 +177,34 @@ def test_a_single_row_table_is_refused_clearly(tmp_path):
     path = write_csv(tmp_path / "one.csv", ["a", "b"], [["1", "2"]])
     with pytest.raises(DataError, match="at least 4 normal rows"):
         load_anomaly_data(AnomalySpec("table", path=str(path)))
+
+
+def test_largest_training_error_flags_no_training_row(synthetic, tmp_path):
+    """At the 'largest training error' suggestion the row holding that error is not flagged, and the tab's
+    count, the flags and the scored CSV agree row by row."""
+    from engine.anomaly import threshold_stats
+
+    detector, scores = synthetic.detector, synthetic.scores
+    threshold = detector.suggestions(scores)["max"]
+    assert np.count_nonzero(scores.errors == threshold) >= 1  # a scored row sits exactly on the threshold
+    expected = strictly_above(scores.errors, threshold)
+    assert threshold_stats(scores.errors, threshold, scores.labels).flagged == expected.sum()
+    assert flags_of(scores, threshold).tolist() == expected.tolist()
+    out = write_scored_csv(scores, threshold, tmp_path / "at_max.csv")
+    with open(out) as f:
+        rows = list(csv.reader(f))[1:]
+    assert [int(r[-1]) for r in rows] == expected.astype(int).tolist()
+
+
+def test_sequence_flags_cover_the_steps_of_flagged_windows_only():
+    from engine.anomaly_data import AnomalyData
+    from engine.detector import Scores
+
+    series = np.zeros((10, 1), np.float32)
+    windows = np.zeros((4, 4, 1), np.float32)
+    data = AnomalyData("sequence", Dataset(windows[:1], windows[:1]), windows, None, "test", series=series,
+                       starts=np.array([0, 2, 4, 6]))
+    scores = Scores(np.array([0.25, 0.5, 0.75, 0.5], np.float32), None, windows, windows, data)
+    assert flags_of(scores, 0.5).astype(int).tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 0, 0]
+    assert flags_of(scores, 0.25).astype(int).tolist() == [0, 0, 1, 1, 1, 1, 1, 1, 1, 1]
+    assert not flags_of(scores, 0.75).any()

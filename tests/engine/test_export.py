@@ -150,18 +150,11 @@ def test_metadata_file(dense, tmp_path):
     assert meta["max_abs_diff"] == report.max_abs_diff
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root ignores folder permissions")
 @pytest.mark.parametrize("fmt", ["keras", "savedmodel"])
-def test_read_only_folder(fmt, dense, tmp_path):
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o555)
-    try:
-        with pytest.raises(ExportError, match="Could not write"):
-            export_model(dense, fmt, "model", folder / "out", metadata={})
-        assert list(folder.iterdir()) == []
-    finally:
-        folder.chmod(0o755)
+def test_read_only_folder(fmt, dense, read_only_folder):
+    with pytest.raises(ExportError, match="Could not write .*Permission denied"):
+        export_model(dense, fmt, "model", read_only_folder / "out", metadata={})
+    assert list(read_only_folder.iterdir()) == []
 
 
 @pytest.mark.parametrize("fmt", ["keras", "savedmodel"])
@@ -177,6 +170,63 @@ def test_unwritable_folder_simulated(fmt, dense, tmp_path, monkeypatch):
     with pytest.raises(ExportError, match="Could not write .*Permission denied"):
         export_model(dense, fmt, "model", tmp_path / "out", metadata={})
     assert list(tmp_path.iterdir()) == []
+
+
+READERS = {"keras": "run_keras", "savedmodel": "run_savedmodel", "tflite": "run_tflite"}
+
+
+def _perturb_reader(monkeypatch, fmt, offset):
+    """Make the written file, as read back, differ from the app's model by `offset` (a wrong export)."""
+    real = getattr(export, READERS[fmt])
+    monkeypatch.setattr(export, READERS[fmt], lambda path, x: np.asarray(real(path, x)) + np.float32(offset))
+
+
+@pytest.mark.parametrize("fmt", ["keras", "savedmodel", "tflite"])
+def test_a_wrong_export_is_refused_and_nothing_is_written(fmt, dense, tmp_path, monkeypatch):
+    _perturb_reader(monkeypatch, fmt, 10 * TOL[fmt])
+    with pytest.raises(ExportError, match="differs from the app's model .* not written"):
+        export_model(dense, fmt, "model", tmp_path / "out", metadata={})
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["keras", "savedmodel"])
+def test_a_wrong_export_leaves_the_previous_export_untouched(fmt, dense, tmp_path, monkeypatch):
+    first = export_model(dense, fmt, "model", tmp_path / "out", metadata={"run": 1})
+    files = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    before = {p: p.read_bytes() for p in files}
+    _perturb_reader(monkeypatch, fmt, 10 * TOL[fmt])
+    with pytest.raises(ExportError, match="differs"):
+        export_model(dense, fmt, "model", tmp_path / "out", metadata={"run": 2})
+    assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == files
+    assert all(p.read_bytes() == before[p] for p in files)
+    assert json.loads(first.metadata_path.read_text())["run"] == 1
+
+
+def test_an_export_giving_nan_is_refused(dense, tmp_path, monkeypatch):
+    _perturb_reader(monkeypatch, "keras", np.nan)
+    with pytest.raises(ExportError, match="differs"):
+        export_model(dense, "keras", "model", tmp_path / "out", metadata={})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_small_difference_within_the_tolerance_is_accepted_and_reported(dense, tmp_path, monkeypatch):
+    _perturb_reader(monkeypatch, "keras", 0.5 * TOL["keras"])
+    report = export_model(dense, "keras", "model", tmp_path / "out", metadata={})
+    assert report.max_abs_diff == pytest.approx(0.5 * TOL["keras"], rel=0.05)
+    assert json.loads(report.metadata_path.read_text())["max_abs_diff"] == report.max_abs_diff
+
+
+def test_the_tolerance_scales_with_the_outputs_and_includes_its_bound(monkeypatch):
+    monkeypatch.setitem(export.TOLERANCES, "keras", 0.25)  # exact in binary: the bound itself is tested
+    small, big = np.zeros((2, 3), np.float32), np.full((2, 3), 4.0, np.float32)
+    assert export._check("keras", small + 0.25, small) == 0.25  # |diff| == limit passes
+    with pytest.raises(ExportError):
+        export._check("keras", small + 0.5, small)
+    assert export._check("keras", big + 1.0, big) == 1.0  # limit 0.25 x max(1, 4)
+    with pytest.raises(ExportError):
+        export._check("keras", big + 1.5, big)
+    with pytest.raises(ExportError, match="shape"):
+        export._check("keras", np.zeros((2, 4), np.float32), small)
 
 
 @pytest.mark.parametrize("fmt", ["keras", "savedmodel"])

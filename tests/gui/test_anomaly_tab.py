@@ -66,7 +66,18 @@ def test_synthetic_demo_train_drag_threshold_save_and_export(qtbot, window, mess
 
     set_choice(tab.suggestion, "max")
     tab.apply_suggestion()
-    assert tab.detector.threshold == pytest.approx(float(tab.detector.train_errors.max()))
+    assert tab.detector.threshold == float(tab.detector.train_errors.max())
+    # At "the largest training error" the row holding it is not flagged: the tab's count, its confusion
+    # matrix and the exported CSV agree with each other row by row, and with the rule (score > threshold).
+    errors = tab.scores.errors
+    expected = np.zeros(len(errors), int)
+    expected[np.argsort(errors, kind="stable")[np.searchsorted(np.sort(errors), tab.detector.threshold,
+                                                                side="right"):]] = 1
+    assert f"{expected.sum()} of 1050 flagged" in tab.stats_label.text()
+    assert int(tab.confusion.item(0, 0).text()) + int(tab.confusion.item(1, 0).text()) == expected.sum()
+    assert tab.export_csv(str(tmp_path / "at_max.csv"))
+    with open(tmp_path / "at_max.csv") as f:
+        assert [int(r[-1]) for r in list(csv.reader(f))[1:]] == expected.tolist()
     set_choice(tab.suggestion, "f1")
     tab.apply_suggestion()
     assert "F1 1.000" in tab.stats_label.text() or "F1 0.9" in tab.stats_label.text()

@@ -1,6 +1,8 @@
 """The loss plot: every line sent is drawn, blitted within limits, labels never cut off."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -144,10 +146,15 @@ def test_loss_plot_blits_updates_within_the_limits(qtbot, plot):
     assert is_orange(screen_rgb(plot, 2, 0.4))
     np.testing.assert_allclose(plot.line_data("val_loss")[1], [0.65, 0.4, 0.45])
 
+    blits = plot.blits
+    started = time.monotonic()
     for step in range(1, 30):  # a burst of batches: one blit per timer interval at most
         plot.add_batch(BatchEnded(epoch=3, step=step, steps_per_epoch=30, loss=0.4))
+    qtbot.waitUntil(lambda: plot.blits > blits, timeout=2000)
     qtbot.wait(int(2.5 * MplCanvas.DRAW_INTERVAL_MS))
-    assert plot.blits == blits + 2 and plot.full_draws == full
+    intervals = (time.monotonic() - started) * 1000 / MplCanvas.DRAW_INTERVAL_MS
+    assert 1 <= plot.blits - blits <= intervals + 1, (plot.blits - blits, intervals)  # not one per batch
+    assert plot.full_draws == full
     around = [screen_rgb(plot, 3.5, 0.4, dy) for dy in (-1, 0, 1)]  # the thin, pale batch curve
     assert any(b - r > 40 for r, _, b in around), around
 

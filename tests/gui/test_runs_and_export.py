@@ -48,6 +48,41 @@ def test_every_training_is_a_run_to_compare_export_and_delete(qtbot, window, mes
     assert [r.id for r in runs.runs] == [runs.runs[0].id] and not first.path.exists()
 
 
+def test_resume_from_the_runs_tab_continues_a_stopped_run(qtbot, window, messages, tiny_npz):
+    from engine.events import EpochEnded
+
+    tab = window.training_tab
+    set_choice(tab.data_kind, "array")
+    tab.data_path.setText(str(tiny_npz))
+    set_choice(tab.model_kind, "dense")
+    tab.epochs.setValue(12)
+    epochs = []
+    tab.runner.event_emitted.connect(lambda e: epochs.append(e.epoch) if isinstance(e, EpochEnded) else None)
+    qtbot.mouseClick(tab.start_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: len(epochs) >= 2, timeout=120_000)
+    with qtbot.waitSignal(tab.runner.finished, timeout=20_000):
+        qtbot.mouseClick(tab.stop_button, Qt.LeftButton)
+    runs = window.runs_tab
+    window.tabs.setCurrentWidget(runs)
+    qtbot.waitUntil(lambda: len(runs.runs) == 1, timeout=10_000)
+    [stopped] = runs.runs
+    assert stopped.status == "stopped" and not runs.resume_button.isEnabled()  # nothing selected yet
+    curve_before = list(stopped.history["loss"])
+    done_before = len(curve_before)
+    assert 2 <= done_before < 12
+    runs.table.selectRow(0)
+    assert runs.resume_button.isEnabled()
+    epochs.clear()
+    with qtbot.waitSignal(tab.runner.finished, timeout=120_000):
+        qtbot.mouseClick(runs.resume_button, Qt.LeftButton)
+    assert window.tabs.currentWidget() is tab
+    assert epochs[0] == done_before and epochs[-1] == 11  # continued after the last finished epoch
+    resumed = tab.store.get(stopped.id)
+    assert resumed.status == "finished" and len(resumed.history["loss"]) == 12
+    assert resumed.history["loss"][:done_before] == curve_before  # the recorded curve is kept
+    assert not messages, messages
+
+
 def test_export_dialog_writes_and_verifies_a_keras_file(qtbot, window, messages, tiny_npz, tmp_path):
     train_tiny(qtbot, window, tiny_npz, "dense")
     window.show_export()

@@ -52,6 +52,14 @@ def test_stop_keeps_best_model_and_app_stays_usable(qtbot, window, tiny_npz):
     assert "Stopped by you" in window.status_label.text()
     assert window.session.model is not None
     assert tab.start_button.isEnabled()
+    # The model in use is the best epoch's, not the weights the stop interrupted mid-epoch.
+    val = tab.loss_plot.line_data("val_loss")[1]
+    assert val_bce(window.session.model, window.session.dataset.x_val) == pytest.approx(min(val), rel=1e-4)
+
+
+def val_bce(model, x):
+    out = np.clip(np.asarray(model(x, training=False), np.float64), 1e-7, 1 - 1e-7)
+    return float(np.mean(-(x * np.log(out) + (1 - x) * np.log(1 - out))))
 
 
 def test_start_twice_runs_one_job(qtbot, window, tiny_npz):
@@ -81,7 +89,7 @@ def test_close_mid_training_stops_cleanly(qtbot, settings, messages, tiny_npz):
 @pytest.mark.parametrize("name, content, expected", [
     ("missing.npz", None, "missing.npz"),
     ("text.npz", b"hello", "not a NumPy"),
-    ("pickled.npy", "pickle", "pickle"),
+    ("objects.npy", "pickle", "pickled Python objects"),
     ("", None, "Choose a file"),
 ])
 def test_bad_data_gets_a_message_and_app_stays_usable(qtbot, window, messages, tmp_path, tiny_npz, name, content,

@@ -108,18 +108,16 @@ def test_exception_without_message_still_says_something(qtbot, runner):
 def test_stop_ends_a_cooperative_job_quickly(qtbot, runner):
     started = threading.Event()
 
-    def job(on_event, stop):
+    def job(on_event, stop):  # ends by itself only after 60 s: an outcome sooner proves the stop got through
         started.set()
-        return wait_until_stopped(stop)
+        return "stopped" if stop.wait(60) else "ran out"
 
-    runner.start(job, "loops until stopped")
+    runner.start(job, "waits for stop")
     qtbot.waitUntil(started.is_set, timeout=5000)
     assert runner.is_running()
-    t0 = time.monotonic()
-    with qtbot.waitSignal(runner.succeeded, timeout=2000) as blocker:
+    with qtbot.waitSignal(runner.succeeded, timeout=20_000) as blocker:
         runner.stop()
     assert blocker.args == ["stopped"]
-    assert time.monotonic() - t0 < 1.0
     assert not runner.is_running()
 
 
@@ -171,28 +169,35 @@ def test_wait_times_out_on_a_job_that_ignores_stop(qtbot, runner):
 
 
 def test_event_loop_stays_responsive_while_a_cpu_bound_job_runs(qtbot, runner):
+    """A job that holds the GIL in pure Python for a second must still let the GUI thread run its timer
+    (run in the GUI thread, the job would allow no tick at all). The margins are wide on purpose: the
+    figure that matters (lateness in ms while training) is benchmarks/ui_latency.py's, not a test's."""
     ticks: list[float] = []
     timer = QTimer()
     timer.setInterval(10)
     timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    span = []
 
     def busy(on_event, stop):
-        end = time.monotonic() + 0.6
+        span.append(time.monotonic())
+        end = span[0] + 1.0
         n = 0
         while time.monotonic() < end and not stop.is_set():
             sum(i * i for i in range(2000))  # pure Python: holds the GIL
             n += 1
             if n % 20 == 0:
                 on_event(n)
+        span.append(time.monotonic())
         return n
 
     timer.start()
-    with qtbot.waitSignal(runner.finished, timeout=10_000):
+    with qtbot.waitSignal(runner.finished, timeout=20_000):
         runner.start(busy, "busy")
     timer.stop()
-    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
-    assert len(ticks) >= 20, f"only {len(ticks)} timer ticks in 0.6 s"
-    assert max(gaps) < 0.1, f"event loop stalled for {max(gaps) * 1000:.0f} ms"
+    during = [t for t in ticks if span[0] <= t <= span[1]]
+    gaps = [b - a for a, b in zip(during, during[1:])]
+    assert len(during) >= 10, f"only {len(during)} timer ticks while the job ran for 1 s"
+    assert max(gaps) < 0.3, f"event loop stalled for {max(gaps) * 1000:.0f} ms"
 
 
 def test_a_flood_of_events_is_delivered_in_order_without_stalling(qtbot, runner):

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv if argv is None else argv
     if len(argv) <= 1:  # the common case opens the window without even building the command parser
         return run_gui(argv)
-    from engine.cli import build_parser, run  # light: no Qt, no TensorFlow
+    from cli.app import build_parser, run  # light: no Qt, no TensorFlow
 
     args = build_parser(os.path.basename(argv[0]) if argv else "main.py").parse_args(argv[1:])
     if args.command is None:

@@ -1,6 +1,6 @@
 """One-class MNIST AUROC (Ruff et al. 2018) for the Anomaly tab's default image detector.
 
-For each digit d: train the app's default image detector (engine.detector.default_config("image"))
+For each digit d: train the app's default image detector (engine.anomaly.detector.default_config("image"))
 through the same job the Anomaly tab runs, on the MNIST training images of digit d only (10% held out
 for best-epoch selection), then score the 10,000 test images by reconstruction error with d normal
 and every other digit anomalous. AUROC per digit and the mean. Anchors: Deep SVDD 0.948 (mean),
@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.anomaly_data import AnomalySpec  # noqa: E402
-from engine.detector import default_config, train_detector_job  # noqa: E402
+from engine.anomaly.data import AnomalySpec  # noqa: E402
+from engine.anomaly.detector import default_config, train_detector_job  # noqa: E402
 
 DEFAULT_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
 ANCHORS = {"Deep SVDD (Ruff et al. 2018)": 0.948, "deep convolutional AE (same paper)": 0.897}

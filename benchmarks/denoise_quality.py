@@ -3,12 +3,12 @@
 Images: scikit-image's bundled photographs (none of them is in the denoiser's training set,
 BSD train400), converted to grey and rounded to 8-bit levels; any that would need a download
 (pooch) is skipped with a note. Noise: Gaussian, sigma on a 0-255 scale, one fixed seed per
-(image, sigma), added the way the app adds it (engine.denoise.add_noise: clipped to [0, 1]);
+(image, sigma), added the way the app adds it (engine.denoise.pipeline.add_noise: clipped to [0, 1]);
 --unclipped adds plain x + sigma * N(0, 1) as in the DnCNN/BM3D papers.
 
 Methods: the bundled model (resources/denoiser_dncnn.keras, blind: it is not told sigma) through
-engine.denoise.denoise_tiled; NL-means, TV Chambolle and wavelet BayesShrink from
-engine.denoise.CLASSICAL_METHODS and BM3D (`pip install bm3d`, when it imports), which are given
+engine.denoise.pipeline.denoise_tiled; NL-means, TV Chambolle and wavelet BayesShrink from
+engine.denoise.pipeline.CLASSICAL_METHODS and BM3D (`pip install bm3d`, when it imports), which are given
 the true sigma (--estimate-sigma: estimated from the noisy image instead). Times are wall clock
 per call, after one untimed warm-up call of the model (TensorFlow's first call costs seconds);
 MP/s = all megapixels denoised / all seconds.
@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from engine import denoise  # noqa: E402
+from engine.denoise import pipeline as denoise  # noqa: E402
 
 IMAGES = ("camera", "astronaut", "coffee", "chelsea", "rocket", "moon", "coins", "clock")
 LABELS = {"model": "bundled DnCNN", "nl_means": "NL-means", "tv": "TV Chambolle", "wavelet": "wavelet BayesShrink",
@@ -51,7 +51,7 @@ LABELS = {"model": "bundled DnCNN", "nl_means": "NL-means", "tv": "TV Chambolle"
 def load_images(names: list[str], max_side: int) -> dict[str, np.ndarray]:
     from skimage import color, data
 
-    from engine.images import resize_pixels
+    from engine.data.images import resize_pixels
 
     images = {}
     for name in names:

@@ -1,6 +1,6 @@
 """App overhead: the same training through the GUI's worker path vs a bare `model.fit` script.
 
-Both sides train the identical model (engine.models.build_autoencoder + engine.training.compile_model:
+Both sides train the identical model (engine.models.builders.build_autoencoder + engine.training.fit.compile_model:
 same XLA and steps_per_execution choices) on the same MNIST subset for the same epochs and batch.
 App side: the real MainWindow (offscreen unless QT_QPA_PLATFORM is set, temp-file QSettings), its
 Training tab's widgets set and start() called; timed from start() to the JobRunner's finished signal
@@ -36,11 +36,11 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402,F401 - the one-time import neither side pays
 import keras  # noqa: E402
 
-from engine.config import MODEL_KINDS, TrainConfig  # noqa: E402
-from engine.mnist import EMBEDDED_MNIST  # noqa: E402
-from engine.events import Started  # noqa: E402
-from engine.models import build_autoencoder  # noqa: E402
-from engine.training import _train_pipeline, compile_model  # noqa: E402
+from engine.core.config import MODEL_KINDS, TrainConfig  # noqa: E402
+from engine.data.mnist import EMBEDDED_MNIST  # noqa: E402
+from engine.core.events import Started  # noqa: E402
+from engine.models.builders import build_autoencoder  # noqa: E402
+from engine.training.fit import _train_pipeline, compile_model  # noqa: E402
 
 DEFAULT_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
 

@@ -16,10 +16,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import keras  # noqa: E402
 
-from engine.config import TrainConfig  # noqa: E402
-from engine.mnist import load_mnist  # noqa: E402
-from engine.events import EpochEnded  # noqa: E402
-from engine.training import train  # noqa: E402
+from engine.core.config import TrainConfig  # noqa: E402
+from engine.data.mnist import load_mnist  # noqa: E402
+from engine.core.events import EpochEnded  # noqa: E402
+from engine.training.fit import train  # noqa: E402
 
 DEFAULT_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
 

@@ -47,8 +47,8 @@ def measure(kind: str, epochs: int, mnist: str, samples: int | None) -> dict:
     from PySide6.QtCore import QEventLoop, QObject, QSettings, Qt, QTimer, Slot
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from engine.config import TrainConfig
-    from engine.events import Started
+    from engine.core.config import TrainConfig
+    from engine.core.events import Started
     from gui.main_window import MainWindow
     from gui.widgets.forms import set_choice
 

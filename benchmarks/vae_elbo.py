@@ -1,6 +1,6 @@
 """VAE test negative ELBO (nats per image) on MNIST, and AAE sample quality, with the app's models.
 
-Trains through engine.training.train with a TrainConfig (the app's own models and pipeline) on
+Trains through engine.training.fit.train with a TrainConfig (the app's own models and pipeline) on
 the MNIST training set (last 5,000 training images held out as validation for best-epoch
 selection; the 10k test set is only used for the figures), pixels / 255, not binarised.
 
@@ -9,7 +9,7 @@ over the 10,000 test images. "sampled" draws one z per image from the posterior 
 the usual single-sample ELBO estimate, compared with the target. "mean z" decodes the
 posterior mean instead (a deterministic figure, slightly lower). Both are printed for the
 encoder's one-pass posterior and, with --refine-steps K (default 30), for the posterior refined
-by K Adam steps on each image's own ELBO, decoder fixed (engine.inference, the Sampling tab's
+by K Adam steps on each image's own ELBO, decoder fixed (engine.latent.inference, the Sampling tab's
 "refine codes"): still a valid ELBO of the same model, tighter where the encoder generalises
 poorly (benchmarks/vae_gap.py measures that gap).
 
@@ -40,9 +40,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.config import MODEL_LABELS, TrainConfig  # noqa: E402
-from engine.data import Dataset  # noqa: E402
-from engine.events import EpochEnded  # noqa: E402
+from engine.core.config import MODEL_LABELS, TrainConfig  # noqa: E402
+from engine.data.dataset import Dataset  # noqa: E402
+from engine.core.events import EpochEnded  # noqa: E402
 
 DEFAULT_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
 TARGETS = {2: 140.0, 20: 95.0}  # nats per image, sampled negative ELBO on the test set
@@ -62,8 +62,8 @@ def load(path: Path, samples: int):
 
 
 def run_training(config: TrainConfig, data: Dataset, minutes: float):
-    """engine.training.train with a wall-clock budget (the stop flag, as the Stop button does)."""
-    from engine.training import train
+    """engine.training.fit.train with a wall-clock budget (the stop flag, as the Stop button does)."""
+    from engine.training.fit import train
 
     stop = threading.Event()
     timer = threading.Timer(minutes * 60, stop.set) if minutes > 0 else None
@@ -89,7 +89,7 @@ def run_training(config: TrainConfig, data: Dataset, minutes: float):
 def report(model, x_test: np.ndarray, target: float | None, refine_steps: int) -> tuple[float, float | None]:
     """Print the test -ELBO with the encoder's posterior and, if refine_steps, with the refined one;
     return (encoder figure, refined figure or None), one posterior draw per image (seed 0)."""
-    from engine import inference
+    from engine.latent import inference
 
     def verdict(value):
         return "" if target is None else f" (target <= {target:g}: {'met' if value <= target else 'MISSED'})"
@@ -122,7 +122,7 @@ def vae_part(args, data, x_test):
               f"max, batch {args.batch_size}, Adam {args.lr:g} cosine, budget {args.minutes:g} min", flush=True)
         result, seconds, epochs = run_training(config, data, args.minutes)
         if args.save_dir:
-            from engine.modelio import save_model
+            from engine.models.files import save_model
 
             path = Path(args.save_dir) / f"{args.kind}_latent{latent}.keras"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -138,8 +138,8 @@ def vae_part(args, data, x_test):
 
 def saved_part(args, x_test):
     """The figures for VAEs saved earlier (--save-dir, or the app's Save), without training."""
-    from engine import inference
-    from engine.modelio import load_model
+    from engine.latent import inference
+    from engine.models.files import load_model
 
     rows = []
     for path in args.model:
@@ -156,8 +156,8 @@ def saved_part(args, x_test):
 def aae_part(args, data, x_test, y_test):
     from sklearn.linear_model import LogisticRegression
 
-    from engine import latent
-    from engine.modelio import predict
+    from engine.latent import codes as latent
+    from engine.models.files import predict
 
     config = TrainConfig(model_kind="aae", code_size=args.aae_latent, epochs=args.aae_epochs,
                          batch_size=args.aae_batch_size, learning_rate=args.aae_lr, prior="mixture", seed=0)
@@ -217,7 +217,7 @@ def main(argv=None) -> None:
     parser.add_argument("--save-dir", help="save each trained VAE here as <kind>_latent<N>.keras")
     parser.add_argument("--refine-steps", type=int, default=30,
                         help="also report the -ELBO with each test image's posterior refined this many Adam steps "
-                             "(engine.inference; the Sampling tab's 'refine codes'); 0 = encoder only")
+                             "(engine.latent.inference; the Sampling tab's 'refine codes'); 0 = encoder only")
     parser.add_argument("--model", nargs="+", type=Path,
                         help="evaluate these saved VAEs (.keras) instead of training (implies --no-aae)")
     args = parser.parse_args(argv)

@@ -4,7 +4,7 @@ For a trained VAE (.keras, loaded with safe_mode), on N test and N training imag
 - amortised -ELBO: the encoder's posterior q(z|x), K posterior samples per image;
 - optimised -ELBO: a Gaussian posterior per image (mean and log-variance) fitted by Adam to that
   image's ELBO with the decoder fixed, starting from the encoder's output (K samples per step):
-  engine.inference.refine_posterior, what the Sampling tab's "refine codes" does with fewer steps.
+  engine.latent.inference.refine_posterior, what the Sampling tab's "refine codes" does with fewer steps.
 The difference is what any better encoder with the same diagonal Gaussian posterior could gain
 at most; what is left is the decoder's and the prior's. Pixels / 255, BCE summed over pixels +
 KL to N(0, I), as in benchmarks/vae_elbo.py.
@@ -28,9 +28,9 @@ DEFAULT_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist
 
 def gap(model, x: np.ndarray, steps: int, samples: int, lr: float) -> tuple[float, float]:
     """(amortised -ELBO, optimised -ELBO), nats per image: the encoder's posterior, then the same
-    refined by engine.inference.refine_posterior (`samples` draws per step), each evaluated with
+    refined by engine.latent.inference.refine_posterior (`samples` draws per step), each evaluated with
     4 independent posterior draws per image."""
-    from engine import inference
+    from engine.latent import inference
 
     refined = inference.refine_posterior(model, x, steps=steps, learning_rate=lr, samples=samples)
     guess = inference.encode(model, x)
@@ -51,8 +51,8 @@ def main(argv=None) -> None:
     parser.add_argument("--lr", type=float, default=0.02)
     args = parser.parse_args(argv)
 
-    from engine.generative import VAE
-    from engine.modelio import load_model
+    from engine.models.generative import VAE
+    from engine.models.files import load_model
 
     model = load_model(args.model)
     if not isinstance(model, VAE):

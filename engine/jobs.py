@@ -8,16 +8,16 @@ from typing import Any, Callable
 
 import numpy as np
 
-from engine.config import DataSpec, TrainConfig
-from engine.events import EventCallback, Progress
+from engine.core.config import DataSpec, TrainConfig
+from engine.core.events import EventCallback, Progress
 
 Job = Callable[[EventCallback, threading.Event], Any]
 
 
 def load_data(spec: DataSpec):
     """The Dataset a DataSpec describes."""
-    from engine import data
-    from engine.mnist import load_mnist
+    from engine.data import dataset as data
+    from engine.data.mnist import load_mnist
 
     if spec.kind == "mnist":
         return load_mnist()
@@ -38,11 +38,11 @@ def load_data(spec: DataSpec):
 class TrainOutcome:
     dataset: Any
     result: Any
-    run: Any = None  # the engine.runs.RunInfo that recorded it, if any
+    run: Any = None  # the engine.training.runs.RunInfo that recorded it, if any
 
 
 def train_job(spec: DataSpec, config: TrainConfig, store=None, resume=None, distribute: str = "default") -> Job:
-    """Load the data and train; with a run store (engine.runs.RunStore) the run is recorded there, and
+    """Load the data and train; with a run store (engine.training.runs.RunStore) the run is recorded there, and
     `resume` (a RunInfo of that store) continues a run from its last checkpoint. `distribute` names a
     tf.distribute strategy ("default", "mirrored" or "multiworker")."""
 
@@ -50,8 +50,8 @@ def train_job(spec: DataSpec, config: TrainConfig, store=None, resume=None, dist
         on_event(Progress(0, 0, "Loading data…"))
         dataset = load_data(spec)
         on_event(Progress(0, 0, "Building the model (first start loads TensorFlow)…"))
-        from engine.runs import make_strategy
-        from engine.training import train
+        from engine.training.runs import make_strategy
+        from engine.training.fit import train
 
         strategy = make_strategy(distribute)
         run = resume
@@ -77,8 +77,8 @@ def reconstruct_job(model, dataset, noise_factor: float = 0.0, seed: int = 0, li
     """Reconstruct (up to `limit`) validation samples and score each one."""
 
     def job(on_event: EventCallback, stop: threading.Event) -> Reconstructions:
-        from engine.modelio import check_fits, predict, reconstruction_errors
-        from engine.training import add_noise
+        from engine.models.files import check_fits, predict, reconstruction_errors
+        from engine.training.fit import add_noise
 
         targets = dataset.x_val[:limit]
         check_fits(model, targets.shape[1:])
@@ -111,15 +111,15 @@ def warm_up_job() -> Job:
 
 
 def sampling_job(model, dataset, limit: int = 10000) -> Job:
-    """Encode the validation samples of a VAE / AAE for the Sampling tab -> engine.latent.LatentView."""
-    from engine.latent import sampling_job as latent_job
+    """Encode the validation samples of a VAE / AAE for the Sampling tab -> engine.latent.codes.LatentView."""
+    from engine.latent.codes import sampling_job as latent_job
 
     return latent_job(model, dataset, limit)
 
 
 def open_model_job(path: str) -> Job:
     def job(on_event: EventCallback, stop: threading.Event):
-        from engine.modelio import load_model
+        from engine.models.files import load_model
 
         return load_model(path)
 

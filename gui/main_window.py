@@ -168,7 +168,7 @@ class MainWindow(QMainWindow):
         model = self._current_model("Export")
         if model is None:
             return
-        from engine.export import metadata_for
+        from engine.export.writer import metadata_for
 
         data = self.session.dataset
         summary = data.summary() if data is not None else ""
@@ -224,7 +224,7 @@ def export_inputs(model, data):
     """The app's preprocessing for `model` (images: raw 0-255 pixels / 255) and raw sample inputs from `data`."""
     import numpy as np
 
-    from engine.export import Preprocessing
+    from engine.export.writer import Preprocessing
 
     image = len(model.input_shape) == 4
     pre = Preprocessing("rescale", scale=1 / 255) if image else Preprocessing("none")

@@ -56,7 +56,7 @@ def test_train_writes_model_and_run(trained, work):
     assert "Epoch 1/2" in done.stderr and "Epoch 2/2" in done.stderr
     assert re.search(r"^loss: \d+\.\d{4} - val_loss: \d+\.\d{4} - \d+\.\ds$", done.stderr, re.M)
     assert "\r" not in done.stderr  # no progress bar when stderr is not a terminal
-    from engine.runs import RunStore
+    from engine.training.runs import RunStore
 
     [run] = RunStore(runs).runs()
     assert run.status == "finished"
@@ -65,7 +65,7 @@ def test_train_writes_model_and_run(trained, work):
     assert f"Run {run.id}" in done.stdout and str(run.path) in done.stdout
     assert Path(run.data["path"]).is_absolute()  # --resume works from any folder
 
-    from engine.modelio import load_model
+    from engine.models.files import load_model
 
     model = load_model(work / "m.keras")
     assert tuple(model.input_shape[1:]) == (8, 8, 1)
@@ -76,7 +76,7 @@ def test_resume_continues_the_run(trained, work, tmp_path):
     assert done.returncode == 0, done.stderr
     import shutil
 
-    from engine.runs import RunStore
+    from engine.training.runs import RunStore
 
     runs = tmp_path / "runs"  # a copy: the shared run stays as trained for the other tests
     shutil.copytree(shared, runs)
@@ -175,8 +175,8 @@ def test_missing_inputs_are_one_line_errors(args, tmp_path):
 
 
 def test_score_table_detector(tmp_path):
-    from engine.anomaly_data import AnomalySpec
-    from engine.detector import default_config, save_detector, train_detector_job
+    from engine.anomaly.data import AnomalySpec
+    from engine.anomaly.detector import default_config, save_detector, train_detector_job
 
     rng = np.random.default_rng(0)
     table = tmp_path / "normal.csv"
@@ -199,8 +199,8 @@ def test_score_table_detector(tmp_path):
     assert f"{flagged} of 48 rows flagged at threshold 0.5" in done.stdout
 
     # At a threshold equal to a row's score that row is not flagged: CLI and engine agree row by row.
-    from engine.anomaly import threshold_stats
-    from engine.detector import data_for, load_detector, score
+    from engine.anomaly.scores import threshold_stats
+    from engine.anomaly.detector import data_for, load_detector, score
 
     errors = score(load_detector(detector).model, data_for(load_detector(detector), str(table))).errors
     at = float(np.sort(errors)[len(errors) // 2])
@@ -241,13 +241,13 @@ def test_ctrl_c_stops_and_keeps_the_best_model(work, tmp_path):
     reader.join(10)
     assert "Stopped by you" in "".join(seen) and "Traceback" not in "".join(seen)
     assert (tmp_path / "kept.keras").is_file()
-    from engine.runs import RunStore
+    from engine.training.runs import RunStore
 
     [run] = RunStore(tmp_path / "runs").runs()
     assert run.status == "stopped" and run.model_path.is_file() and f"Run {run.id}" in out
     # The kept model is the best epoch's (not the weights the stop interrupted): it scores the best val loss.
-    from engine.data import load_array_file
-    from engine.modelio import load_model
+    from engine.data.dataset import load_array_file
+    from engine.models.files import load_model
 
     x_val = load_array_file(work / "tiny.npz", validation_fraction=0.1, seed=0).x_val
     for path in (tmp_path / "kept.keras", run.model_path):

@@ -28,7 +28,7 @@ def tiny_aae():
     """An AAE with the mixture prior, built from small parts (the app's own are 500k parameters)."""
     import keras
 
-    from engine.generative import AAE
+    from engine.models.generative import AAE
 
     def dense(n_in, n_out, name):
         x = keras.Input((n_in,))
@@ -43,14 +43,14 @@ def tiny_aae():
 def main() -> None:
     import keras
 
-    from engine.anomaly_data import AnomalySpec
-    from engine.config import TrainConfig
-    from engine.data import Dataset
-    from engine.detector import default_config, save_detector, train_detector_job
-    from engine.modelio import save_model
-    from engine.models import build_autoencoder
-    from engine.runs import RunStore
-    from engine.training import train
+    from engine.anomaly.data import AnomalySpec
+    from engine.core.config import TrainConfig
+    from engine.data.dataset import Dataset
+    from engine.anomaly.detector import default_config, save_detector, train_detector_job
+    from engine.models.files import save_model
+    from engine.models.builders import build_autoencoder
+    from engine.training.runs import RunStore
+    from engine.training.fit import train
 
     if OUT.exists():
         shutil.rmtree(OUT)

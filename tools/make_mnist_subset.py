@@ -18,7 +18,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.fileio import atomic_path  # noqa: E402
+from engine.core.fileio import atomic_path  # noqa: E402
 
 DEFAULT_SOURCE = ROOT.parent / "shared" / "data" / "mnist.npz"
 DEFAULT_OUT = ROOT / "resources" / "mnist_small.npz"

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from matplotlib.backend_bases import MouseEvent  # noqa: E402
 
-from engine.config import GENERATIVE_KINDS  # noqa: E402
+from engine.core.config import GENERATIVE_KINDS  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 from gui.widgets.forms import set_choice  # noqa: E402
 
@@ -70,7 +70,7 @@ def main() -> int:
     shots = {"mid": False}
 
     def on_event(event):
-        from engine.events import EpochEnded
+        from engine.core.events import EpochEnded
         if isinstance(event, EpochEnded) and event.epoch + 1 == args.mid_epoch and not shots["mid"]:
             shots["mid"] = True
             QTimer.singleShot(300, lambda: window.grab().save(str(out / f"training_{args.kind}_mid.png")))
@@ -167,7 +167,7 @@ def waiter(app, window, out: Path):
 def anomaly_shots(app, window, out: Path, source: str, path: str, epochs: int, mid_epoch: int,
                   label: str = "") -> None:
     """Train a detector in the Anomaly tab; grab the live curves mid-training, then every view."""
-    from engine.events import EpochEnded
+    from engine.core.events import EpochEnded
 
     wait, shot = waiter(app, window, out)
     tab = window.anomaly_tab

@@ -24,11 +24,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from engine.denoise import BUNDLED_DENOISER  # noqa: E402
-from engine.denoiser import build_dncnn  # noqa: E402
-from engine.images import read_image  # noqa: E402
-from engine.fileio import atomic_path  # noqa: E402
-from engine.modelio import save_model  # noqa: E402
+from engine.denoise.pipeline import BUNDLED_DENOISER  # noqa: E402
+from engine.models.denoiser import build_dncnn  # noqa: E402
+from engine.data.images import read_image  # noqa: E402
+from engine.core.fileio import atomic_path  # noqa: E402
+from engine.models.files import save_model  # noqa: E402
 
 
 def load_crops(folder: Path) -> np.ndarray:

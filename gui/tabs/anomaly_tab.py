@@ -7,10 +7,10 @@ from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QLabel, QMessageBox,
                                QProgressBar, QPushButton, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
-from engine import anomaly
-from engine.config import MODEL_LABELS, ConfigError, TrainConfig
-from engine.detector import DETECTOR_SUFFIX, KIND_MODELS, Detector, DetectorOutcome, Scores, data_kind, default_config
-from engine.events import BatchEnded, EpochEnded, Progress, Started
+from engine.anomaly import scores as anomaly
+from engine.core.config import MODEL_LABELS, ConfigError, TrainConfig
+from engine.anomaly.detector import DETECTOR_SUFFIX, KIND_MODELS, Detector, DetectorOutcome, Scores, data_kind, default_config
+from engine.core.events import BatchEnded, EpochEnded, Progress, Started
 from gui.widgets.anomaly_list import MostAnomalous
 from gui.widgets.anomaly_sources import AnomalySourceBox
 from gui.widgets.forms import float_spin, int_spin, set_choice
@@ -182,7 +182,7 @@ class AnomalyTab(QWidget):
     # ----- run ----------------------------------------------------------------------
     @Slot()
     def start(self) -> None:
-        from engine.detector import train_detector_job
+        from engine.anomaly.detector import train_detector_job
 
         if self.runner.is_running():
             self.status_changed.emit("The anomaly tab is busy; stop the running job first.")
@@ -214,7 +214,7 @@ class AnomalyTab(QWidget):
         if self.runner.is_running():
             chooser.show_error("Busy: the columns are read when the running job ends. Press Enter in the path.")
             return
-        from engine.tables import read_table
+        from engine.data.tables import read_table
 
         self._inspecting = chooser
         self._run(lambda on_event, stop: read_table(path), "read table", f"Reading {Path(path).name}…")
@@ -275,7 +275,7 @@ class AnomalyTab(QWidget):
         self._sync_enabled()
 
     def _score(self, detector: Detector, path: str = "", score_path: str = "") -> None:
-        from engine.detector import score_new_job
+        from engine.anomaly.detector import score_new_job
 
         self._run(score_new_job(detector, path, score_path), "score", "Scoring…")
 
@@ -357,7 +357,7 @@ class AnomalyTab(QWidget):
             self.open_detector(path)
 
     def open_detector(self, path: str) -> None:
-        from engine.detector import load_detector_job
+        from engine.anomaly.detector import load_detector_job
 
         if not self.runner.is_running():
             self._run(load_detector_job(path), "open detector", f"Opening {Path(path).name}…")
@@ -372,7 +372,7 @@ class AnomalyTab(QWidget):
             self.save_detector(path)
 
     def save_detector(self, path: str) -> bool:
-        from engine.detector import DetectorFileError, save_detector
+        from engine.anomaly.detector import DetectorFileError, save_detector
 
         if self.detector is None or self.runner.is_running():
             return False
@@ -411,7 +411,7 @@ class AnomalyTab(QWidget):
             self.export_csv(path)
 
     def export_csv(self, path: str) -> bool:
-        from engine.detector import DetectorFileError, write_scored_csv
+        from engine.anomaly.detector import DetectorFileError, write_scored_csv
 
         if self.scores is None or self.detector is None:
             return False
@@ -425,7 +425,7 @@ class AnomalyTab(QWidget):
 
     @Slot()
     def show_export(self) -> None:
-        from engine.export import Preprocessing, metadata_for
+        from engine.export.writer import Preprocessing, metadata_for
         from gui.widgets.export_dialog import ExportDialog
 
         d = self.detector

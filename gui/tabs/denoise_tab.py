@@ -16,13 +16,13 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFont
 from PySide6.QtWidgets import (QFileDialog, QMenu, QMessageBox, QTableWidgetItem, QTabWidget, QVBoxLayout,
                                QWidget)
 
-from engine.denoise import BUNDLED_DENOISER, MODEL_METHOD, NoiseConfig
-from engine.denoise_jobs import (BUNDLED, Denoised, fits_images, fully_convolutional, input_shape, open_image_job,
+from engine.denoise.pipeline import BUNDLED_DENOISER, MODEL_METHOD, NoiseConfig
+from engine.denoise.jobs_tmp import (BUNDLED, Denoised, fits_images, fully_convolutional, input_shape, open_image_job,
                                  photo_denoise_job, save_image_job)
-from engine.denoise_io import (available_samples, clean_recent, kept_bit_depth, push_recent,
+from engine.denoise.files import (available_samples, clean_recent, kept_bit_depth, push_recent,
                                same_file, sample_path, suggested_name, with_image_suffix)
-from engine.events import Progress
-from engine.images import IMAGE_SUFFIXES, MAX_PIXELS, LoadedImage
+from engine.core.events import Progress
+from engine.data.images import IMAGE_SUFFIXES, MAX_PIXELS, LoadedImage
 from gui.session import Session
 from gui.widgets.digits_view import DigitsView
 from gui.widgets.image_panels import LazyDifference
@@ -63,7 +63,7 @@ class DenoiseTab(PhotoView):
         self.session = session
         self.runner = JobRunner.for_tab(self)
         self.image: LoadedImage | None = None
-        self.result = None  # engine.denoise.DenoiseResult of the last run on this image
+        self.result = None  # engine.denoise.pipeline.DenoiseResult of the last run on this image
         self.recent: list[str] = []
         self.max_pixels = MAX_PIXELS  # larger images are refused before they are decoded
         self._pending: tuple[str, Any] | None = None  # what the running job is for

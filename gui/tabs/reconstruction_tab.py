@@ -6,7 +6,7 @@ from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
 
-from engine.config import DataSpec
+from engine.core.config import DataSpec
 from engine.jobs import data_job, open_model_job, reconstruct_job
 from gui.session import Session
 from gui.widgets.error_histogram import ErrorHistogram
@@ -128,7 +128,7 @@ class ReconstructionTab(QWidget):
 
     @Slot()
     def _load_training_data(self) -> None:
-        from engine.config import ConfigError
+        from engine.core.config import ConfigError
 
         if self.runner.is_running():
             return

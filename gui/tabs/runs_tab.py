@@ -74,7 +74,7 @@ class RunsTab(QWidget):
     @property
     def store(self):
         if self._store is None:
-            from engine.runs import RunStore
+            from engine.training.runs import RunStore
 
             self._store = RunStore()
         return self._store
@@ -147,7 +147,7 @@ class RunsTab(QWidget):
 
     @Slot(object)
     def _on_succeeded(self, model) -> None:
-        from engine.config import ConfigError, TrainConfig
+        from engine.core.config import ConfigError, TrainConfig
 
         run = self._opening
         try:

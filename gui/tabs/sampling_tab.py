@@ -2,7 +2,7 @@
 
 Samples from the prior, the 2-D manifold, the validation set's latent means (click or drag on the
 plane to decode that point) and interpolations between two validation images. All the maths is in
-engine.latent; every call that may take a while runs as a job on this tab's JobRunner, one at a
+engine.latent.codes; every call that may take a while runs as a job on this tab's JobRunner, one at a
 time from a small queue (a newer request of the same kind replaces a queued one). Only decoding
 the single picked point runs on the GUI thread, and only while no job holds the model.
 """
@@ -15,9 +15,9 @@ import numpy as np
 from PySide6.QtCore import QSettings, QTimer, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from engine import latent
-from engine.config import ConfigError, DataSpec
-from engine.events import Progress
+from engine.latent import codes as latent
+from engine.core.config import ConfigError, DataSpec
+from engine.core.events import Progress
 from engine.jobs import data_job
 from gui.session import Session
 from gui.widgets.canvas import MplCanvas
@@ -368,7 +368,7 @@ class SamplingTab(SamplingView):
 
     def save_png_to(self, canvas: MplCanvas, path: str | os.PathLike) -> bool:
         """Write the canvas's figure as PNG, atomically (a failed save leaves no half file)."""
-        from engine.fileio import atomic_path
+        from engine.core.fileio import atomic_path
 
         path = str(path) if str(path).lower().endswith(".png") else f"{path}.png"
         try:

@@ -7,9 +7,9 @@ from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
                                QMessageBox, QProgressBar, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
-from engine.config import (DATA_LABELS, GENERATIVE_KINDS, LATENT_RANGE, LOSS_LABELS, MODEL_LABELS, PRIOR_LABELS,
+from engine.core.config import (DATA_LABELS, GENERATIVE_KINDS, LATENT_RANGE, LOSS_LABELS, MODEL_LABELS, PRIOR_LABELS,
                            SEQUENCE_KINDS, VAE_KINDS, ConfigError, DataSpec, TrainConfig)
-from engine.events import BatchEnded, EpochEnded, PreviewReady, Progress, Started
+from engine.core.events import BatchEnded, EpochEnded, PreviewReady, Progress, Started
 from engine.jobs import train_job
 from gui.session import Session
 from gui.widgets.forms import choice_combo, float_spin, int_spin, set_choice
@@ -275,7 +275,7 @@ class TrainingTab(QWidget):
     def store(self):
         """The run store every training is recorded in (created on first use)."""
         if self._store is None:
-            from engine.runs import RunStore
+            from engine.training.runs import RunStore
 
             self._store = RunStore()
         return self._store
@@ -400,7 +400,7 @@ class TrainingTab(QWidget):
             self.save_model_to(path)
 
     def save_model_to(self, path: str) -> bool:
-        from engine.modelio import ModelFileError, save_model
+        from engine.models.files import ModelFileError, save_model
 
         if not path.endswith(".keras"):
             path += ".keras"

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSpinBox,
                                QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from engine import anomaly
+from engine.anomaly import scores as anomaly
 from gui.widgets.anomaly_views import HeatmapGrid, SeriesView
 
 IMAGES_SHOWN = 12

@@ -6,7 +6,7 @@ from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayo
                                QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout,
                                QWidget)
 
-from engine.anomaly_data import SOURCE_LABELS, AnomalySpec
+from engine.anomaly.data import SOURCE_LABELS, AnomalySpec
 from gui.widgets.forms import choice_combo, set_choice
 from gui.widgets.table_chooser import TableChooser
 

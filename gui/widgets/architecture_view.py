@@ -63,7 +63,7 @@ class ArchitectureDialog(QDialog):
 
     def __init__(self, model, title: str = "", parent: QWidget | None = None):
         super().__init__(parent)
-        from engine.architecture import graphviz_available, layer_rows, summary_text
+        from engine.models.architecture import graphviz_available, layer_rows, summary_text
 
         self.model = model
         self.setWindowTitle(f"Architecture: {title or model.name}")
@@ -106,8 +106,8 @@ class ArchitectureDialog(QDialog):
             self.save_png(path)
 
     def save_png(self, path: str) -> bool:
-        from engine.architecture import plot_model_png
-        from engine.fileio import atomic_path
+        from engine.models.architecture import plot_model_png
+        from engine.core.fileio import atomic_path
 
         if not path.lower().endswith(".png"):
             path += ".png"

@@ -9,7 +9,7 @@ from PySide6.QtCore import QSettings, Signal, Slot
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSpinBox, QVBoxLayout, \
     QWidget
 
-from engine.denoise_jobs import digits_job, fits_images
+from engine.denoise.jobs_tmp import digits_job, fits_images
 from gui.session import Session
 from gui.widgets.image_grid import ImageGrid
 from gui.worker import JobRunner

@@ -19,7 +19,7 @@ class ExportDialog(QDialog):
     def __init__(self, model, metadata: dict, preprocessing=None, sample_inputs=None, name: str = "model",
                  parent: QWidget | None = None):
         super().__init__(parent)
-        from engine.export import FORMATS, PARTS, onnx_support
+        from engine.export.writer import FORMATS, PARTS, onnx_support
 
         self.model, self.metadata, self.preprocessing, self.sample_inputs = model, metadata, preprocessing, sample_inputs
         self.report = None
@@ -97,7 +97,7 @@ class ExportDialog(QDialog):
         raw = self.raw_input.isChecked()
 
         def job(on_event, stop):
-            from engine.export import export_model
+            from engine.export.writer import export_model
 
             return export_model(model, fmt, part, target, metadata=metadata, preprocessing=pre,
                                 sample_inputs=samples, include_preprocessing=raw)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QSpinBox, QWidget
 
-from engine.config import Limits
+from engine.core.config import Limits
 
 
 def int_spin(limits: Limits, value: int, parent: QWidget | None = None, step: int = 1) -> QSpinBox:

@@ -21,7 +21,7 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Bbox
 from PySide6.QtWidgets import QWidget
 
-from engine.events import BatchEnded, EpochEnded
+from engine.core.events import BatchEnded, EpochEnded
 from gui.widgets.canvas import MplCanvas
 from gui.widgets.legend_layout import FONT_SIZE, legend_columns
 from gui.widgets.y_range import YRange

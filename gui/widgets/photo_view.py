@@ -11,8 +11,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
                                QHBoxLayout, QHeaderView, QLabel, QMenu, QProgressBar, QPushButton, QScrollArea,
                                QSpinBox, QSplitter, QTableWidget, QToolButton, QVBoxLayout, QWidget)
 
-from engine.denoise import MODEL_METHOD, NOISE_KINDS, NOISE_LABELS
-from engine.denoise_jobs import BUNDLED
+from engine.denoise.pipeline import MODEL_METHOD, NOISE_KINDS, NOISE_LABELS
+from engine.denoise.jobs_tmp import BUNDLED
 from gui.widgets.image_panels import ImagePanels
 
 METHODS = {  # method id -> checkbox text, in the order they run and are listed

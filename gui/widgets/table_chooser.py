@@ -11,7 +11,7 @@ NO_LABEL = "(none)"
 
 class TableChooser(QWidget):
     """Path, a checkable column list and a label combo; the tab reads the file (in a worker) and calls
-    set_table() with an engine.tables.Table."""
+    set_table() with an engine.data.tables.Table."""
 
     path_chosen = Signal(str)
 
@@ -63,7 +63,7 @@ class TableChooser(QWidget):
             self.path_chosen.emit(path)
 
     def set_table(self, table, path: str, skip_index: bool = False) -> None:
-        """Fill the lists from a read engine.tables.Table (numeric columns ticked; with `skip_index`, not
+        """Fill the lists from a read engine.data.tables.Table (numeric columns ticked; with `skip_index`, not
         the columns that only increase, such as a time stamp)."""
         self._loaded = path
         ordered = set(table.index_columns()) if skip_index else set()

@@ -6,8 +6,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from engine.anomaly import THRESHOLD_LABELS, ThresholdStats
-from engine.config import Limits
+from engine.anomaly.scores import THRESHOLD_LABELS, ThresholdStats
+from engine.core.config import Limits
 from gui.widgets.forms import choice_combo, float_spin
 
 

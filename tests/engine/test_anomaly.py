@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from engine import anomaly
-from engine.data import DataError
+from engine.anomaly import scores as anomaly
+from engine.data.dataset import DataError
 
 
 def test_sample_scores_and_feature_shares():

@@ -5,12 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.config import TrainConfig
-from engine.data import Dataset
-from engine.detector import data_for, load_detector, score
-from engine.modelio import load_model
-from engine.runs import RunStore
-from engine.training import train
+from engine.core.config import TrainConfig
+from engine.data.dataset import Dataset
+from engine.anomaly.detector import data_for, load_detector, score
+from engine.models.files import load_model
+from engine.training.runs import RunStore
+from engine.training.fit import train
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "v0_1"
 RUN_ID = "20261130-000000-dense-v01"

@@ -1,4 +1,4 @@
-"""Tests for engine.data: all bad inputs are generated inside tmp_path; no network."""
+"""Tests for engine.data.dataset: all bad inputs are generated inside tmp_path; no network."""
 from __future__ import annotations
 
 import gzip
@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import data, mnist
-from engine.data import DataError, Dataset, load_array_file, load_image_folder, split, to_unit_float
-from engine.mnist import load_mnist
-from engine.events import Progress
+from engine.data import dataset as data
+from engine.data import mnist
+from engine.data.dataset import DataError, Dataset, load_array_file, load_image_folder, split, to_unit_float
+from engine.data.mnist import load_mnist
+from engine.core.events import Progress
 
 SHARED_MNIST = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist.npz"
 EMBEDDED = Path(__file__).resolve().parents[2] / "resources" / "mnist_small.npz"

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from keras import layers
 
-from engine import denoise
-from engine.denoise import Cancelled, NoiseConfig, add_noise, denoise_tiled
-from engine.events import Progress
-from engine.modelio import ModelFileError
+from engine.denoise import pipeline as denoise
+from engine.denoise.pipeline import Cancelled, NoiseConfig, add_noise, denoise_tiled
+from engine.core.events import Progress
+from engine.models.files import ModelFileError
 
 
 def conv_model(channels=1, kernels=(3, 3, 3), filters=6, seed=0, out_channels=None):
@@ -234,7 +234,7 @@ def test_module_imports_no_tensorflow_or_qt():
     import sys
     from pathlib import Path
 
-    probe = "import engine.denoise, sys; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    probe = "import engine.denoise.pipeline, sys; print(sorted({m.split('.')[0] for m in sys.modules}))"
     out = subprocess.run([sys.executable, "-c", probe], cwd=Path(__file__).resolve().parents[2], capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]

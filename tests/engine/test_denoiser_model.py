@@ -1,8 +1,8 @@
 """The residual denoiser builds for any image size and loads in safe mode."""
 import numpy as np
 
-from engine.denoiser import build_dncnn
-from engine.modelio import load_model, predict, save_model
+from engine.models.denoiser import build_dncnn
+from engine.models.files import load_model, predict, save_model
 
 
 def test_dncnn_is_residual_and_size_agnostic(tmp_path):

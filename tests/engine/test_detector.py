@@ -7,10 +7,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from engine.anomaly_data import AnomalySpec, Scaler, load_anomaly_data
-from engine.config import ConfigError, TrainConfig
-from engine.data import DataError, Dataset
-from engine.detector import (DetectorFileError, data_for, default_config, flags_of, load_detector, save_detector,
+from engine.anomaly.data import AnomalySpec, Scaler, load_anomaly_data
+from engine.core.config import ConfigError, TrainConfig
+from engine.data.dataset import DataError, Dataset
+from engine.anomaly.detector import (DetectorFileError, data_for, default_config, flags_of, load_detector, save_detector,
                              score, score_new_job, train_detector_job, write_scored_csv)
 
 
@@ -182,7 +182,7 @@ def test_a_single_row_table_is_refused_clearly(tmp_path):
 def test_largest_training_error_flags_no_training_row(synthetic, tmp_path):
     """At the 'largest training error' suggestion the row holding that error is not flagged, and the tab's
     count, the flags and the scored CSV agree row by row."""
-    from engine.anomaly import threshold_stats
+    from engine.anomaly.scores import threshold_stats
 
     detector, scores = synthetic.detector, synthetic.scores
     threshold = detector.suggestions(scores)["max"]
@@ -197,8 +197,8 @@ def test_largest_training_error_flags_no_training_row(synthetic, tmp_path):
 
 
 def test_sequence_flags_cover_the_steps_of_flagged_windows_only():
-    from engine.anomaly_data import AnomalyData
-    from engine.detector import Scores
+    from engine.anomaly.data import AnomalyData
+    from engine.anomaly.detector import Scores
 
     series = np.zeros((10, 1), np.float32)
     windows = np.zeros((4, 4, 1), np.float32)

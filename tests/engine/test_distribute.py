@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import ConfigError
-from engine.runs import make_strategy
+from engine.core.config import ConfigError
+from engine.training.runs import make_strategy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,10 +20,10 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-    from engine.config import TrainConfig
-    from engine.data import Dataset
-    from engine.runs import RunStore, make_strategy
-    from engine.training import train
+    from engine.core.config import TrainConfig
+    from engine.data.dataset import Dataset
+    from engine.training.runs import RunStore, make_strategy
+    from engine.training.fit import train
 
     rng = np.random.default_rng(0)
     base = rng.random((4, 8, 8, 1)).astype(np.float32)

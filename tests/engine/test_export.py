@@ -1,4 +1,4 @@
-"""engine.export: every format round-trips, preprocessing can be built in, writes are atomic."""
+"""engine.export.writer: every format round-trips, preprocessing can be built in, writes are atomic."""
 import json
 import os
 import warnings
@@ -11,11 +11,12 @@ pytestmark = pytest.mark.timeout(60)
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from engine import export, export_formats  # noqa: E402
-from engine.config import TrainConfig  # noqa: E402
-from engine.export import ExportError, Preprocessing, export_model, metadata_for, onnx_support, part_of  # noqa: E402
-from engine.models import build_autoencoder, decoder_of, encoder_of  # noqa: E402
-from engine.modelio import load_model  # noqa: E402
+from engine.export import formats as export_formats  # noqa: E402
+from engine.export import writer as export  # noqa: E402
+from engine.core.config import TrainConfig  # noqa: E402
+from engine.export.writer import ExportError, Preprocessing, export_model, metadata_for, onnx_support, part_of  # noqa: E402
+from engine.models.builders import build_autoencoder, decoder_of, encoder_of  # noqa: E402
+from engine.models.files import load_model  # noqa: E402
 
 TOL = {"keras": 1e-5, "savedmodel": 1e-5, "tflite": 1e-3, "onnx": 1e-4}
 META_KEYS = {"app", "format", "part", "input_shape", "output_shape", "input_dtype", "preprocessing",
@@ -39,7 +40,7 @@ def _samples(shape, n=3, seed=0):
 
 
 def _run(path, fmt, x):
-    """Run a written export independently of engine.export's own verification."""
+    """Run a written export independently of engine.export.writer's own verification."""
     if fmt == "keras":
         return np.asarray(load_model(path)(x))
     if fmt == "savedmodel":
@@ -117,7 +118,7 @@ def test_encoder_with_rescale_not_built_in(conv, tmp_path):
 
 
 def test_standardize_built_in_and_snippet(dense, tmp_path):
-    from engine.anomaly_data import Scaler
+    from engine.anomaly.data import Scaler
 
     rng = np.random.default_rng(4)
     table = rng.normal(100.0, 20.0, (50, 8)) * np.arange(1, 9)
@@ -135,7 +136,7 @@ def test_standardize_built_in_and_snippet(dense, tmp_path):
 
 
 def test_metadata_file(dense, tmp_path):
-    from engine.config import TrainConfig as Config
+    from engine.core.config import TrainConfig as Config
 
     caller = metadata_for(dense, Config(model_kind="dense", code_size=3), "8 features, 50 rows",
                           {"val_loss": np.float32(0.25)}, threshold=0.1)

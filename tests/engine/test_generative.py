@@ -1,4 +1,4 @@
-"""VAE / AAE: the maths, saving, training through engine.training.train, and engine.latent."""
+"""VAE / AAE: the maths, saving, training through engine.training.fit.train, and engine.latent.codes."""
 import math
 import subprocess
 import sys
@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.config import ConfigError, TrainConfig
-from engine.data import Dataset
-from engine.events import EpochEnded, Finished, PreviewReady, Started
+from engine.core.config import ConfigError, TrainConfig
+from engine.data.dataset import Dataset
+from engine.core.events import EpochEnded, Finished, PreviewReady, Started
 
 ROOT = Path(__file__).resolve().parents[2]
 VAE_KEYS = {"loss", "reconstruction", "kl", "val_loss", "val_reconstruction", "val_kl"}
@@ -29,7 +29,7 @@ def tiny_labelled(n=64, shape=(12, 10, 1), classes=4, seed=0):
 @pytest.fixture(scope="module")
 def trained():
     """One short training per kind, shared by the tests below (keeps the file fast)."""
-    from engine.training import train
+    from engine.training.fit import train
 
     data = tiny_labelled()
     runs = {}
@@ -47,7 +47,7 @@ def trained():
 # ----------------------------------------------------------------------------- maths
 
 def test_kl_matches_hand_computed_value():
-    from engine.generative import kl_divergence
+    from engine.models.generative import kl_divergence
 
     z_mean = np.array([[1.0, 0.0], [0.0, 2.0]], np.float32)
     z_log_var = np.array([[0.0, 0.0], [math.log(2.0), 0.0]], np.float32)
@@ -59,7 +59,7 @@ def test_kl_matches_hand_computed_value():
 
 
 def test_sampling_with_zero_variance_returns_the_mean_and_otherwise_spreads():
-    from engine.generative import Sampling
+    from engine.models.generative import Sampling
 
     layer = Sampling(seed=1)
     mean = np.array([[0.5, -2.0, 3.0]] * 4, np.float32)
@@ -71,8 +71,8 @@ def test_sampling_with_zero_variance_returns_the_mean_and_otherwise_spreads():
 
 
 def test_mixture_prior_draws_labelled_samples_from_their_component():
-    from engine.config import TrainConfig as C
-    from engine.generative import MIXTURE_STD, build_generative
+    from engine.core.config import TrainConfig as C
+    from engine.models.generative import MIXTURE_STD, build_generative
 
     model = build_generative(C(model_kind="aae", code_size=3, prior="mixture"), (6, 6, 1), n_classes=4)
     labels = np.array([0] * 500 + [2] * 500 + [-1] * 200, np.int32)
@@ -109,7 +109,7 @@ def test_train_gives_finite_logs_events_and_metadata(trained, name):
 
 
 def test_aae_mixture_uses_the_labels(trained):
-    from engine.training import _train_pipeline
+    from engine.training.fit import _train_pipeline
 
     data, runs = trained
     result, _ = runs["aae_mixture"]
@@ -132,7 +132,7 @@ def test_best_weights_are_restored_for_aae(trained):
 
 
 def test_user_stop_works_for_vae():
-    from engine.training import train
+    from engine.training.fit import train
 
     stop = threading.Event()
     result = train(TrainConfig(model_kind="vae", code_size=2, epochs=20, batch_size=8), tiny_labelled(),
@@ -141,8 +141,8 @@ def test_user_stop_works_for_vae():
 
 
 def test_save_and_load_reproduce_encoder_means(trained, tmp_path):
-    from engine import latent
-    from engine.modelio import load_model, save_model
+    from engine.latent import codes as latent
+    from engine.models.files import load_model, save_model
 
     data, runs = trained
     for name in ("vae", "conv_vae", "aae_mixture"):
@@ -155,8 +155,8 @@ def test_save_and_load_reproduce_encoder_means(trained, tmp_path):
 
 
 def test_generative_models_work_as_image_models(trained):
-    from engine.modelio import ModelFileError, check_fits, predict
-    from engine.models import decoder_of, encoder_of
+    from engine.models.files import ModelFileError, check_fits, predict
+    from engine.models.builders import decoder_of, encoder_of
 
     data, runs = trained
     model = runs["vae"][0].model
@@ -168,10 +168,10 @@ def test_generative_models_work_as_image_models(trained):
     np.testing.assert_allclose(np.asarray(decoder_of(model)(z_mean)), np.asarray(model(data.x_val)), atol=1e-6)
 
 
-# ----------------------------------------------------------------------------- engine.latent
+# ----------------------------------------------------------------------------- engine.latent.codes
 
 def test_latent_functions_shapes_and_descriptions(trained):
-    from engine import latent
+    from engine.latent import codes as latent
 
     data, runs = trained
     vae, aae = runs["vae"][0].model, runs["aae_mixture"][0].model
@@ -192,7 +192,7 @@ def test_latent_functions_shapes_and_descriptions(trained):
 
 
 def test_manifold_orientation_convention(trained):
-    from engine import latent
+    from engine.latent import codes as latent
 
     _, runs = trained
     vae = runs["vae"][0].model
@@ -209,7 +209,7 @@ def test_manifold_orientation_convention(trained):
 
 
 def test_plane_identity_and_pca_round_trip():
-    from engine.latent import project_2d
+    from engine.latent.codes import project_2d
 
     rng = np.random.default_rng(0)
     plane = project_2d(rng.normal(size=(50, 2)))
@@ -232,7 +232,7 @@ def test_plane_identity_and_pca_round_trip():
 
 
 def test_interpolation_linear_and_slerp(trained):
-    from engine import latent
+    from engine.latent import codes as latent
 
     a, b = np.array([1.0, 0.0, 0.0]), np.array([0.0, 2.0, 0.0])
     for mode in ("linear", "slerp"):
@@ -262,8 +262,8 @@ def test_sampling_job_returns_a_latent_view(trained):
 
 
 def test_require_generative_refuses_plain_models():
-    from engine import latent
-    from engine.models import build_autoencoder
+    from engine.latent import codes as latent
+    from engine.models.builders import build_autoencoder
 
     plain = build_autoencoder(TrainConfig(code_size=4), (6, 6, 1))
     assert not latent.is_generative(plain)
@@ -274,7 +274,7 @@ def test_require_generative_refuses_plain_models():
 
 
 def test_latent_module_imports_no_tensorflow():
-    probe = "import engine.latent, sys; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    probe = "import engine.latent.codes, sys; print(sorted({m.split('.')[0] for m in sys.modules}))"
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "'tensorflow'" not in out.stdout and "'keras'" not in out.stdout and "'PySide6'" not in out.stdout
@@ -302,8 +302,8 @@ def test_generative_config_accepts_sensible_settings():
 
 
 def test_nan_loss_stops_vae_with_clear_message():
-    from engine.events import Failed
-    from engine.training import TrainingError, train
+    from engine.core.events import Failed
+    from engine.training.fit import TrainingError, train
 
     events = []
     with pytest.raises(TrainingError, match="Lower the learning rate"):

@@ -1,4 +1,4 @@
-"""Tests for engine.images: every bad input is generated inside tmp_path."""
+"""Tests for engine.data.images: every bad input is generated inside tmp_path."""
 from __future__ import annotations
 
 import os
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import images
-from engine.images import ImageError, read_image, resize_pixels, write_image
+from engine.data import images
+from engine.data.images import ImageError, read_image, resize_pixels, write_image
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -289,7 +289,7 @@ def test_write_to_read_only_folder(read_only_folder: Path) -> None:
 
 
 def test_engine_imports_no_qt_or_tensorflow() -> None:
-    code = ("import sys, engine.images, engine.data; "
+    code = ("import sys, engine.data.images, engine.data.dataset; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'PySide6')]; "
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)

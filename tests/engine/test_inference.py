@@ -1,19 +1,20 @@
-"""engine.inference: the encoder's posterior, its per-image refinement, and the per-image -ELBO."""
+"""engine.latent.inference: the encoder's posterior, its per-image refinement, and the per-image -ELBO."""
 import math
 import threading
 
 import numpy as np
 import pytest
 
-from engine import inference, latent
-from engine.config import ConfigError, TrainConfig
-from engine.data import Dataset
+from engine.latent import inference
+from engine.latent import codes as latent
+from engine.core.config import ConfigError, TrainConfig
+from engine.data.dataset import Dataset
 
 
 @pytest.fixture(scope="module")
 def vae_and_images():
     """A small dense VAE trained on noisy copies of 4 prototype images, and 32 held-out images."""
-    from engine.training import train
+    from engine.training.fit import train
 
     rng = np.random.default_rng(0)
     base = rng.random((4, 12, 12, 1)).astype(np.float32)
@@ -28,8 +29,8 @@ def vae_and_images():
 def blind_vae(vae_and_images):
     """The trained decoder behind an untrained encoder: its one-pass guesses carry no information,
     so the gap between the encoder's posterior and the best one is large and known to be there."""
-    from engine.generative import VAE
-    from engine.models import build_autoencoder
+    from engine.models.generative import VAE
+    from engine.models.builders import build_autoencoder
 
     model, _ = vae_and_images
     fresh = build_autoencoder(TrainConfig(model_kind="vae", code_size=2, seed=1), (12, 12, 1))
@@ -132,7 +133,7 @@ def test_bad_settings_are_refused_clearly(vae_and_images, kwargs, match):
 
 
 def test_aae_plain_models_and_wrong_shapes_are_refused(vae_and_images):
-    from engine.models import build_autoencoder
+    from engine.models.builders import build_autoencoder
 
     model, x = vae_and_images
     aae = build_autoencoder(TrainConfig(model_kind="aae", code_size=2), (12, 12, 1))

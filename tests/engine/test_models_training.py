@@ -5,12 +5,12 @@ import keras
 import numpy as np
 import pytest
 
-from engine.config import ConfigError, TrainConfig
-from engine.data import Dataset
-from engine.events import BatchEnded, EpochEnded, Failed, Finished, PreviewReady, Started
-from engine.modelio import ModelFileError, check_fits, load_model, predict, save_model
-from engine.models import build_autoencoder, decoder_of, encoder_of
-from engine.training import TrainingError, add_noise, train
+from engine.core.config import ConfigError, TrainConfig
+from engine.data.dataset import Dataset
+from engine.core.events import BatchEnded, EpochEnded, Failed, Finished, PreviewReady, Started
+from engine.models.files import ModelFileError, check_fits, load_model, predict, save_model
+from engine.models.builders import build_autoencoder, decoder_of, encoder_of
+from engine.training.fit import TrainingError, add_noise, train
 
 
 def tiny_images(n=48, shape=(12, 10, 1), seed=0):
@@ -226,7 +226,7 @@ def _photo_folder(folder, n=3, size=(50, 60), rgb=False):
 
 
 def test_patches_come_from_full_resolution_images_split_by_image(tmp_path):
-    from engine.data import load_patches
+    from engine.data.dataset import load_patches
     data = load_patches(_photo_folder(tmp_path / "photos"), patch=16, per_image=5, validation_fraction=0.34)
     assert data.x_train.shape[1:] == (16, 16, 1) and len(data.x_train) + len(data.x_val) == 15
     assert len(data.x_val) == 5  # one whole image held out
@@ -234,7 +234,7 @@ def test_patches_come_from_full_resolution_images_split_by_image(tmp_path):
 
 
 def test_residual_denoiser_trains_on_patches_and_removes_noise(tmp_path):
-    from engine.data import load_patches
+    from engine.data.dataset import load_patches
     data = load_patches(_photo_folder(tmp_path / "photos", n=4), patch=24, per_image=24)
     config = TrainConfig(model_kind="residual", depth=4, filters=8, noise_factor=0.1, loss="mse", epochs=8,
                          batch_size=16, learning_rate=3e-3)

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.config import ConfigError, TrainConfig
-from engine.data import Dataset
-from engine.events import EpochEnded, Started
-from engine.modelio import load_model
-from engine.runs import RunError, RunInfo, RunStore, default_runs_dir, mark_active, restore_checkpoint
-from engine.training import compile_model, train
+from engine.core.config import ConfigError, TrainConfig
+from engine.data.dataset import Dataset
+from engine.core.events import EpochEnded, Started
+from engine.models.files import load_model
+from engine.training.runs import RunError, RunInfo, RunStore, default_runs_dir, mark_active, restore_checkpoint
+from engine.training.fit import compile_model, train
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -145,7 +145,7 @@ def test_checkpoint_restores_every_optimizer_exactly(kind, tmp_path):
     cfg = config(kind, prior="mixture") if kind == "aae" else config(kind)
     run = store.create(cfg, {})
     result = train(cfg, data, run=run, store=store)
-    from engine.models import build_autoencoder
+    from engine.models.builders import build_autoencoder
 
     fresh = build_autoencoder(cfg, data.sample_shape, n_classes=getattr(result.model, "n_classes", None))
     compile_model(fresh, cfg, 5)
@@ -171,11 +171,11 @@ def test_resume_without_a_checkpoint_is_refused(tmp_path):
 
 KILLED_TRAINING = textwrap.dedent("""
     import time, numpy as np
-    from engine.config import TrainConfig
-    from engine.data import Dataset
-    from engine.events import EpochEnded
-    from engine.runs import RunStore
-    from engine.training import train
+    from engine.core.config import TrainConfig
+    from engine.data.dataset import Dataset
+    from engine.core.events import EpochEnded
+    from engine.training.runs import RunStore
+    from engine.training.fit import train
 
     rng = np.random.default_rng(0)
     x = rng.random((40, 6, 6, 1)).astype(np.float32)
@@ -238,7 +238,7 @@ REPEATED_SAVES = textwrap.dedent("""
     import sys
     from pathlib import Path
     import keras
-    from engine.runs import write_checkpoint
+    from engine.training.runs import write_checkpoint
 
     model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(256), keras.layers.Dense(64)])
     model.compile(optimizer="adam", loss="mse")
@@ -269,6 +269,6 @@ def test_kill_9_during_saves_leaves_a_complete_file(tmp_path):
 
 
 def test_run_store_imports_no_tensorflow():
-    code = "import sys, engine.runs; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    code = "import sys, engine.training.runs; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["False", "False"], done.stderr[-2000:]

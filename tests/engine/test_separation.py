@@ -14,8 +14,8 @@ def _loaded_after(code: str) -> set[str]:
 
 
 def test_whole_engine_loads_no_qt():
-    modules = _loaded_after("import engine.config, engine.events, engine.data, engine.mnist, engine.images, engine.jobs, "
-                            "engine.models, engine.training, engine.modelio, engine.fileio")
+    modules = _loaded_after("import engine.core.config, engine.core.events, engine.data.dataset, engine.data.mnist, engine.data.images, engine.jobs, "
+                            "engine.models.builders, engine.training.fit, engine.models.files, engine.core.fileio")
     assert "tensorflow" in modules or "keras" in modules  # the probe really imported the heavy modules
     assert "PySide6" not in modules
 

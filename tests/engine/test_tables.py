@@ -1,4 +1,4 @@
-"""Tests for engine.tables: small CSV/TSV files written inside tmp_path; no network, no TensorFlow."""
+"""Tests for engine.data.tables: small CSV/TSV files written inside tmp_path; no network, no TensorFlow."""
 from __future__ import annotations
 
 import json
@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.data import DataError
-from engine.table_features import TableEncoding, TableOptions, apply_encoding, numeric_matrix, prepare
-from engine.tables import parse_table_text, read_table
+from engine.data.dataset import DataError
+from engine.data.table_features import TableEncoding, TableOptions, apply_encoding, numeric_matrix, prepare
+from engine.data.tables import parse_table_text, read_table
 
 
 def write(tmp_path: Path, text: str, name: str = "data.csv") -> Path:
@@ -320,7 +320,7 @@ def test_numeric_matrix_refuses_text(tmp_path):
 
 
 def test_index_columns_are_the_ones_that_only_increase():
-    from engine.tables import parse_table_text
+    from engine.data.tables import parse_table_text
 
     table = parse_table_text("t,v,flag\n1,5,0\n2,3,0\n3,4,1\n")
     assert table.index_columns() == ["t"]

@@ -8,12 +8,12 @@ import threading
 import numpy as np
 import pytest
 
-from engine import training
-from engine.config import TrainConfig
-from engine.data import Dataset
-from engine.events import EpochEnded, Failed, Finished
-from engine.modelio import load_model
-from engine.runs import RunStore
+from engine.training import fit as training
+from engine.core.config import TrainConfig
+from engine.data.dataset import Dataset
+from engine.core.events import EpochEnded, Failed, Finished
+from engine.models.files import load_model
+from engine.training.runs import RunStore
 
 CONFIG = TrainConfig(epochs=4, batch_size=8, code_size=8, learning_rate=3e-3, lr_schedule="constant")
 

@@ -1,8 +1,8 @@
 """Model > Architecture: the summary and the layer diagram of the session's model; the diagram saves as PNG."""
 import pytest
 
-from engine.config import TrainConfig
-from engine.models import build_autoencoder
+from engine.core.config import TrainConfig
+from engine.models.builders import build_autoencoder
 
 
 @pytest.mark.parametrize("kind", ["conv", "vae"])

@@ -10,8 +10,8 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
-from engine import denoise
-from engine.images import read_image
+from engine.denoise import pipeline as denoise
+from engine.data.images import read_image
 from gui.tabs.denoise_tab import BUNDLED, NO_REFERENCE
 from tests.gui.test_training_tab import click, use_array
 
@@ -206,7 +206,7 @@ def test_read_only_folder_is_explained(qtbot, tab, messages, tmp_path, monkeypat
     locked.mkdir()
     locked.chmod(0o500)
     if not hasattr(os, "geteuid") or os.geteuid() == 0:  # root writes anyway: refuse as the OS would
-        from engine import images
+        from engine.data import images
 
         def refuse(_path):
             raise PermissionError(13, "Permission denied")

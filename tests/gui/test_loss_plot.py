@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from engine.events import BatchEnded, EpochEnded
+from engine.core.events import BatchEnded, EpochEnded
 from gui.widgets.canvas import MplCanvas
 from gui.widgets.loss_plot import LossPlot
 

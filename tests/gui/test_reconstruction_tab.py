@@ -67,9 +67,9 @@ def test_refused_and_broken_model_files_get_a_message(qtbot, window, messages, t
 
 def test_model_that_does_not_fit_the_data_is_explained(qtbot, window, messages, tiny_npz, tmp_path):
     trained_window(qtbot, window, tiny_npz)  # data is 12x12
-    from engine.config import TrainConfig
-    from engine.modelio import save_model
-    from engine.models import build_autoencoder
+    from engine.core.config import TrainConfig
+    from engine.models.files import save_model
+    from engine.models.builders import build_autoencoder
     save_model(build_autoencoder(TrainConfig(code_size=4), (28, 28, 1)), tmp_path / "mnist.keras")
     window.reconstruction_tab.open_model(str(tmp_path / "mnist.keras"))
     qtbot.waitUntil(lambda: bool(messages), timeout=60_000)
@@ -80,9 +80,9 @@ def test_opened_model_on_the_users_image_folder_with_noise(qtbot, window, messag
     """Open a model, point the app at a folder (one file corrupt), add noise: three rows appear."""
     from PIL import Image
 
-    from engine.config import TrainConfig
-    from engine.modelio import save_model
-    from engine.models import build_autoencoder
+    from engine.core.config import TrainConfig
+    from engine.models.files import save_model
+    from engine.models.builders import build_autoencoder
     from gui.widgets.forms import set_choice
 
     folder = tmp_path / "photos"

@@ -49,7 +49,7 @@ def test_every_training_is_a_run_to_compare_export_and_delete(qtbot, window, mes
 
 
 def test_resume_from_the_runs_tab_continues_a_stopped_run(qtbot, window, messages, tiny_npz):
-    from engine.events import EpochEnded
+    from engine.core.events import EpochEnded
 
     tab = window.training_tab
     set_choice(tab.data_kind, "array")

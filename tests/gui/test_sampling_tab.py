@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from matplotlib.backend_bases import MouseEvent
 
-from engine import latent
-from engine.config import TrainConfig
-from engine.data import Dataset
+from engine.latent import codes as latent
+from engine.core.config import TrainConfig
+from engine.data.dataset import Dataset
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def tiny_data():
 
 
 def build(kind="vae", latent_size=2, **config):
-    from engine.models import build_autoencoder
+    from engine.models.builders import build_autoencoder
     return build_autoencoder(TrainConfig(model_kind=kind, code_size=latent_size, **config), (12, 12, 1))
 
 
@@ -107,7 +107,7 @@ def test_scatter_shows_every_encoded_sample_coloured_by_label(qtbot, window, tin
 
 
 def test_refining_the_codes_redraws_the_scatter_and_reports_the_elbo(qtbot, window, tiny_data):
-    from engine import inference
+    from engine.latent import inference
 
     tab = show_sampling(qtbot, window, build("vae", 2), tiny_data)
     model = window.session.model
@@ -244,8 +244,8 @@ def test_sampling_settings_persist(qtbot, settings, messages):
 
 def test_opened_vae_file_without_data_loads_the_test_digits(qtbot, window, tmp_path):
     """File > Open model with no data yet: the tab loads the MNIST test digits and encodes them."""
-    from engine.models import build_autoencoder
-    from engine.modelio import save_model
+    from engine.models.builders import build_autoencoder
+    from engine.models.files import save_model
     path = save_model(build_autoencoder(TrainConfig(model_kind="vae", code_size=2), (28, 28, 1)), tmp_path / "v.keras")
     tab = window.sampling_tab
     window.tabs.setCurrentWidget(tab)
@@ -258,7 +258,7 @@ def test_opened_vae_file_without_data_loads_the_test_digits(qtbot, window, tmp_p
 
 
 def test_model_that_does_not_fit_the_data_is_explained(qtbot, window, tiny_data):
-    from engine.models import build_autoencoder
+    from engine.models.builders import build_autoencoder
     tab = window.sampling_tab
     window.session.set_dataset(tiny_data)  # 12x12 images
     window.session.set_model(build_autoencoder(TrainConfig(model_kind="vae", code_size=2), (28, 28, 1)), "test")

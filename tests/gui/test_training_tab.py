@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from engine.events import EpochEnded
+from engine.core.events import EpochEnded
 from gui.widgets.forms import set_choice
 
 
@@ -112,7 +112,7 @@ def test_bad_data_gets_a_message_and_app_stays_usable(qtbot, window, messages, t
 
 
 def test_diverging_loss_reports_nan(qtbot, window, messages, tmp_path, monkeypatch):
-    from engine import data
+    from engine.data import dataset as data
     x = np.random.default_rng(0).random((40, 6)).astype(np.float32) * 1e20  # unscaled data overflows the loss
     monkeypatch.setattr(data, "load_array_file", lambda *a, **k: data.Dataset(x[:30], x[30:], source="huge"))
     np.save(tmp_path / "huge.npy", x)
@@ -212,7 +212,7 @@ def test_beta_and_prior_are_enabled_for_their_kinds(window, kind, beta, prior, l
 
 
 def test_generative_settings_round_trip(qtbot, window, settings, messages):
-    from engine.config import TrainConfig
+    from engine.core.config import TrainConfig
     from gui.main_window import MainWindow
     tab = window.training_tab
     tab.apply_config(TrainConfig(model_kind="vae", code_size=2, beta=0.25))
@@ -234,7 +234,7 @@ def test_generative_settings_round_trip(qtbot, window, settings, messages):
 
 
 def test_trained_vae_streams_its_terms_and_becomes_the_session_model(qtbot, window, tiny_npz):
-    from engine import latent
+    from engine.latent import codes as latent
     tab = window.training_tab
     use_array(tab, tiny_npz, epochs=2, kind="vae")
     tab.code_size.setValue(2)
@@ -259,7 +259,7 @@ def test_trained_vae_streams_its_terms_and_becomes_the_session_model(qtbot, wind
 
 def test_long_legend_goes_under_the_plot_when_it_fits(qtbot):
     """Eight entries (a VAE's terms) under the plot, off the curves; inside again on a tiny plot."""
-    from engine.events import EpochEnded
+    from engine.core.events import EpochEnded
     from gui.widgets.loss_plot import LossPlot
     plot = LossPlot()
     qtbot.addWidget(plot)

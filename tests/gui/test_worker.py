@@ -228,7 +228,7 @@ _EXIT_SCRIPT = textwrap.dedent(
     sys.path.insert(0, {root!r})
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-    from engine.events import BatchEnded, EpochEnded
+    from engine.core.events import BatchEnded, EpochEnded
     from gui.worker import JobRunner
     from gui.widgets.loss_plot import LossPlot
 

@@ -1,5 +1,5 @@
 """Autoencoder Studio: `python main.py` opens the app; `python main.py train|denoise|score|export ...`
-runs headless (engine/cli.py) without importing Qt."""
+runs headless (the cli package) without importing Qt."""
 from __future__ import annotations
 
 import os
@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv if argv is None else argv
     if len(argv) <= 1:  # the common case opens the window without even building the command parser
         return run_gui(argv)
-    from cli.app import build_parser, run  # light: no Qt, no TensorFlow
+    from cli.app import run  # light: no Qt, no TensorFlow
+    from cli.parser import build_parser
 
     args = build_parser(os.path.basename(argv[0]) if argv else "main.py").parse_args(argv[1:])
     if args.command is None:

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.anomaly.data import AnomalySpec  # noqa: E402
-from engine.anomaly.detector import default_config, train_detector_job  # noqa: E402
+from engine.anomaly.detector import default_config, train_detector  # noqa: E402
 
 DEFAULT_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
 ANCHORS = {"Deep SVDD (Ruff et al. 2018)": 0.948, "deep convolutional AE (same paper)": 0.897}
@@ -32,7 +31,7 @@ TARGET = 0.95
 
 def run(spec: AnomalySpec, config) -> tuple[dict, float, object]:
     started = time.perf_counter()
-    outcome = train_detector_job(spec, config)(lambda _event: None, threading.Event())
+    outcome = train_detector(spec, config)
     return outcome.detector.metrics, time.perf_counter() - started, outcome
 
 

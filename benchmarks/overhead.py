@@ -40,7 +40,7 @@ from engine.core.config import MODEL_KINDS, TrainConfig  # noqa: E402
 from engine.data.mnist import EMBEDDED_MNIST  # noqa: E402
 from engine.core.events import Started  # noqa: E402
 from engine.models.builders import build_autoencoder  # noqa: E402
-from engine.training.fit import _train_pipeline, compile_model  # noqa: E402
+from engine.training.pipeline import compile_model, train_pipeline  # noqa: E402
 
 DEFAULT_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
 
@@ -72,7 +72,7 @@ def bare_fit(path: Path, config: TrainConfig, feed: str) -> tuple[float, float]:
         model.fit(x_train, x_train, batch_size=config.batch_size, epochs=config.epochs, shuffle=True,
                   validation_data=(x_val, x_val), validation_batch_size=val_batch, verbose=0)
     else:
-        model.fit(_train_pipeline(x_train, config.batch_size, 0.0, config.seed),
+        model.fit(train_pipeline(x_train, config.batch_size, 0.0, config.seed),
                   validation_data=tf.data.Dataset.from_tensor_slices((x_val, x_val)).batch(val_batch),
                   epochs=config.epochs, verbose=0, shuffle=False)
     return time.perf_counter() - start, setup
@@ -95,7 +95,7 @@ class AppSide:
         from PySide6.QtWidgets import QApplication, QMessageBox
 
         from gui.main_window import MainWindow
-        from gui.widgets.forms import set_choice
+        from gui.common.forms import set_choice
 
         self.app = QApplication.instance() or QApplication([sys.argv[0]])
         for name in ("warning", "information", "critical"):  # never block on a dialog

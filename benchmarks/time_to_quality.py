@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import keras  # noqa: E402
 
 from engine.core.config import TrainConfig  # noqa: E402
+from engine.core.jobs import JobState  # noqa: E402
 from engine.data.mnist import load_mnist  # noqa: E402
 from engine.core.events import EpochEnded  # noqa: E402
 from engine.training.fit import train  # noqa: E402
@@ -61,7 +62,7 @@ def app_defaults(dataset, target, max_epochs):
             reached.update(epoch=event.epoch + 1, seconds=time.perf_counter() - start, val=event.logs["val_loss"])
             stop.set()
 
-    result = train(config, dataset, on_event, stop)
+    result = train(config, dataset, JobState(on_event, stop))
     if not reached:
         reached.update(epoch=len(result.history["loss"]), seconds=time.perf_counter() - start,
                        val=result.history["val_loss"][-1], missed=True)

@@ -50,7 +50,7 @@ def measure(kind: str, epochs: int, mnist: str, samples: int | None) -> dict:
     from engine.core.config import TrainConfig
     from engine.core.events import Started
     from gui.main_window import MainWindow
-    from gui.widgets.forms import set_choice
+    from gui.common.forms import set_choice
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     errors: list[str] = []

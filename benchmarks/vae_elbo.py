@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.core.config import MODEL_LABELS, TrainConfig  # noqa: E402
 from engine.data.dataset import Dataset  # noqa: E402
 from engine.core.events import EpochEnded  # noqa: E402
+from engine.core.jobs import JobState  # noqa: E402
 
 DEFAULT_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
 TARGETS = {2: 140.0, 20: 95.0}  # nats per image, sampled negative ELBO on the test set
@@ -79,7 +80,7 @@ def run_training(config: TrainConfig, data: Dataset, minutes: float):
     if timer:
         timer.start()
     try:
-        result = train(config, data, on_event, stop)
+        result = train(config, data, JobState(on_event, stop))
     finally:
         if timer:
             timer.cancel()
@@ -157,7 +158,7 @@ def aae_part(args, data, x_test, y_test):
     from sklearn.linear_model import LogisticRegression
 
     from engine.latent import codes as latent
-    from engine.models.files import predict
+    from engine.models.predict import predict
 
     config = TrainConfig(model_kind="aae", code_size=args.aae_latent, epochs=args.aae_epochs,
                          batch_size=args.aae_batch_size, learning_rate=args.aae_lr, prior="mixture", seed=0)

@@ -1,5 +1,5 @@
-"""The command line's four commands (`train`, `denoise`, `score`, `export`) and the settings they
-read; cli.app holds the parser, the error handling and the progress output.
+"""The command line's four commands (`train`, `denoise`, `score`, `export`) and the settings they read.
+cli.parser holds the arguments, cli.app the exit statuses, cli.progress the output while a job runs.
 
 Like cli.app this imports no TensorFlow, NumPy or Qt at module level."""
 from __future__ import annotations
@@ -10,9 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cli.app import (CLASSICAL, CONFIG_SECTIONS, INTERRUPTED, CliError, Stopped, existing_path, tell,
-                        run_job)
-from engine.core.config import ConfigError, DataSpec, TrainConfig
+from cli.common import INTERRUPTED, CliError, existing_path, tell
+from cli.parser import CLASSICAL, CONFIG_SECTIONS
+from cli.progress import run_job
+from engine.core.config import DataSpec, TrainConfig
+from engine.core.errors import ConfigError
 
 # ----------------------------------------------------------------------------- train
 
@@ -75,28 +77,18 @@ def train_settings(args: argparse.Namespace) -> tuple[TrainConfig, DataSpec]:
     return config, spec
 
 
-def _resume_settings(args: argparse.Namespace, store) -> tuple[Any, TrainConfig, DataSpec]:
+def _resume_plan(args: argparse.Namespace, store):
+    """The run to continue (engine.training.resume decides whether and how); only --epochs may change."""
+    from engine.training.resume import plan_resume
+
     ignored = [f"--{f.replace('_', '-')}" for f in dict.fromkeys((*_FLAG_FIELDS, *_DATA_FLAGS, "config"))
                if f != "epochs" and getattr(args, f, None) is not None]
     if ignored:
         raise CliError(f"--resume continues a run with its own settings and data; drop {', '.join(ignored)} "
                        f"(only --epochs may change, to train longer).")
-    run = store.get(args.resume)
-    if run.status == "running":
-        raise CliError(f"Run {run.id} is still training in another process.", 1)
-    if not run.checkpoint_path.is_file():
-        raise CliError(f"Run {run.id} has no checkpoint (no epoch was finished); start a new run instead.", 1)
-    config = TrainConfig.from_dict(run.config)
-    if args.epochs is not None:
-        config = config.replace(epochs=args.epochs)
-    done = len(run.history.get("loss", []))
-    if config.epochs <= done:
-        raise CliError(f"Run {run.id} already has {done} of {config.epochs} epochs; pass --epochs N with N > {done} "
-                       f"to train longer.")
-    run.config = config.to_dict()
-    fields = {f.name for f in dataclasses.fields(DataSpec)}
-    spec = DataSpec(**{k: v for k, v in run.data.items() if k in fields})
-    return run, config, spec
+    plan = plan_resume(store.get(args.resume), args.epochs)
+    plan.run.config = plan.config.to_dict()  # the run records the total asked for
+    return plan
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -111,8 +103,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise CliError(f"Folder {out.parent} for --out does not exist.")
     store = RunStore(Path(args.runs_dir).expanduser() if args.runs_dir else None)
     if args.resume:
-        resume, config, spec = _resume_settings(args, store)
-        tell(f"Resuming run {resume.id} after epoch {len(resume.history.get('loss', []))} of {config.epochs}.")
+        plan = _resume_plan(args, store)
+        resume, config, spec = plan.run, plan.config, plan.spec
+        tell(f"Resuming run {resume.id} after epoch {plan.done} of {config.epochs}.")
     else:
         resume, (config, spec) = None, train_settings(args)
 
@@ -150,33 +143,24 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         if Path(method).suffix != ".keras":
             raise CliError(f"--model takes bundled, {', '.join(CLASSICAL)} or a .keras file; got {method!r}.")
         existing_path(method, "Model file")
-    from engine.denoise.pipeline import MODEL_METHOD, NoiseConfig, denoise_job
-    from engine.denoise.files import kept_bit_depth, same_file
     from engine.data.images import read_image, write_image
+    from engine.data.noise import NoiseConfig
+    from engine.denoise.files import kept_bit_depth, same_file
+    from engine.denoise.pipeline import BUNDLED, MODEL_METHOD, denoise, load_bundled_denoiser
 
     if same_file(source, target):
         raise CliError("The output would overwrite the input; choose another file name.")
-    try:
-        noise = NoiseConfig("gaussian", sigma=args.add_noise, seed=args.seed) if args.add_noise \
-            else NoiseConfig("none")
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
+    noise = NoiseConfig("gaussian", sigma=args.add_noise, seed=args.seed) if args.add_noise else NoiseConfig("none")
     image = read_image(source)
     model, name, methods = None, "", [method]
     if method == "bundled":
-        from engine.denoise.pipeline import load_bundled_denoiser
-
         tell("Loading the bundled denoiser…")
-        model, name, methods = load_bundled_denoiser(), "DnCNN (bundled)", [MODEL_METHOD]
+        model, name, methods = load_bundled_denoiser(), BUNDLED, [MODEL_METHOD]
     elif method not in CLASSICAL:
         from engine.models.files import load_model
 
         model, name, methods = load_model(method), Path(method).name, [MODEL_METHOD]
-    try:
-        job = denoise_job(image.pixels, noise, methods, model, name)
-    except ValueError as exc:  # the model cannot take this image (channels, shape)
-        raise CliError(str(exc), 1) from exc
-    result = run_job(job)
+    result = run_job(lambda state: denoise(image.pixels, noise, methods, model, name, state=state))
     key = methods[0]
     written = write_image(target, result.outputs[key], bit_depth=kept_bit_depth(image, target), alpha=image.alpha)
     label = result.labels[key]
@@ -197,7 +181,10 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise CliError(f"Folder {out.parent} for --out does not exist.")
     if args.threshold is not None and args.threshold != args.threshold:
         raise CliError("--threshold must be a number.")
-    from engine.anomaly.detector import flags_of, load_detector, score_new_job, write_scored_csv
+    from engine.anomaly.detector import flags_of
+    from engine.anomaly.files import load_detector
+    from engine.anomaly.scored_csv import write_scored_csv
+    from engine.jobs import score_new_job
 
     detector = load_detector(args.detector)
     if detector.kind == "image":
@@ -209,10 +196,7 @@ def cmd_score(args: argparse.Namespace) -> int:
             raise CliError(f"This {detector.kind} detector scores a CSV/TSV file, not a folder.")
         job = score_new_job(detector, str(data))
     threshold = detector.threshold if args.threshold is None else float(args.threshold)
-    try:
-        scores = run_job(job)
-    except InterruptedError as exc:  # Ctrl-C while scoring
-        raise Stopped(str(exc)) from exc
+    scores = run_job(job)  # Ctrl-C raises Stopped: exit status 130
     written = write_scored_csv(scores, threshold, out)
     flags = flags_of(scores, threshold)
     unit = "steps" if detector.kind == "sequence" else "images" if detector.kind == "image" else "rows"
@@ -223,52 +207,25 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- export
 
-def _run_info_beside(model_file: Path) -> dict[str, Any]:
-    """run.json of the run folder a model file sits in (a run store's model.keras), else {}."""
-    meta = model_file.parent / "run.json"
-    try:
-        return json.loads(meta.read_text()) if meta.is_file() else {}
-    except (OSError, ValueError):
-        return {}
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     source = existing_path(args.source, "Model or detector file")
-    from engine.export.writer import Preprocessing, export_model, metadata_for
+    from engine.export import plans
 
     if source.suffix == ".aedet":
-        from engine.anomaly.detector import load_detector
+        from engine.anomaly.files import load_detector
 
-        detector = load_detector(source)
-        model = detector.model
-        if detector.scaler is not None:
-            pre = Preprocessing.from_scaler(detector.scaler)
-        else:
-            pre = Preprocessing.rescale(1 / 255)
-        metadata = metadata_for(model, detector.config, detector.spec.path or detector.spec.source,
-                                detector.metrics, detector.threshold)
-        metadata.update(anomaly_kind=detector.kind, features=list(detector.names),
-                        anomaly_score="mean squared reconstruction error per sample (after the preprocessing); "
-                                      "flagged when above the threshold")
+        plan = plans.plan_for_detector(load_detector(source))
     else:
-        from engine.models.files import load_model
+        plan = plans.plan_for_model_file(source)
+    from engine.jobs import export_job
 
-        model = load_model(source)
-        info = _run_info_beside(source)
-        config = None
-        if isinstance(info.get("config"), dict):
-            try:
-                config = TrainConfig.from_dict(info["config"])
-            except (ConfigError, TypeError):
-                config = None
-        summary = str((info.get("data") or {}).get("summary", "")) if isinstance(info.get("data"), dict) else ""
-        metadata = metadata_for(model, config, summary)
-        pre = Preprocessing.rescale(1 / 255) if len(model.input_shape) == 4 else Preprocessing("none")
-    report = export_model(model, args.fmt, args.part, args.out, metadata=metadata, preprocessing=pre,
-                          include_preprocessing=args.raw_input)
+    report = run_job(export_job(plan, args.fmt, args.part, args.out, include_preprocessing=args.raw_input))
     print(f"Exported {args.part} as {args.fmt} to {report.path}")
     print(f"Verification: max abs difference {report.max_abs_diff:.3g}")
     print(f"Metadata: {report.metadata_path}")
     for note in report.notes:
         tell(f"note: {note}")
     return 0
+
+
+COMMANDS = {"train": cmd_train, "denoise": cmd_denoise, "score": cmd_score, "export": cmd_export}

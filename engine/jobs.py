@@ -1,67 +1,88 @@
-"""Jobs: plain callables `job(on_event, stop) -> result` that the GUI runs in a worker
-thread and the CLI runs directly. Heavy imports (TensorFlow) happen inside the job."""
+"""Every background job of the app, in one module.
+
+A job is what `engine.core.jobs` describes: a plain function of one `JobState` that returns its result.
+Each function here takes the job's inputs and returns such a function; the GUI's JobRunner runs it in a
+worker thread, the CLI runs it in its own thread. Jobs only compose the capabilities (data, models,
+training, latent, denoise, anomaly, export); heavy imports (TensorFlow) happen when a job runs.
+"""
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
 from engine.core.config import DataSpec, TrainConfig
-from engine.core.events import EventCallback, Progress
+from engine.core.jobs import Job, JobState
+from engine.core.resources import BUNDLED_DENOISER
+from engine.data.noise import NoiseConfig
+from engine.data.sources import load_data
 
-Job = Callable[[EventCallback, threading.Event], Any]
+# ----------------------------------------------------------------------------- loading and opening
 
 
-def load_data(spec: DataSpec):
-    """The Dataset a DataSpec describes."""
-    from engine.data import dataset as data
-    from engine.data.mnist import load_mnist
+def data_job(spec: DataSpec) -> Job:
+    return lambda state: load_data(spec)
 
-    if spec.kind == "mnist":
-        return load_mnist()
-    if spec.kind == "mnist_download":
-        return load_mnist(allow_download=True)
-    if spec.kind == "mnist_file":
-        return load_mnist(spec.path)
-    if spec.kind == "folder":
-        return data.load_image_folder(spec.path, size=(spec.image_size, spec.image_size), color=spec.color,
-                                      validation_fraction=spec.validation_fraction, seed=spec.seed)
-    if spec.kind == "patches":
-        return data.load_patches(spec.path, patch=spec.image_size, color=spec.color,
-                                 validation_fraction=spec.validation_fraction, seed=spec.seed)
-    return data.load_array_file(spec.path, validation_fraction=spec.validation_fraction, seed=spec.seed)
+
+def open_model_job(path: str | Path) -> Job:
+    def job(state: JobState):
+        from engine.models.files import load_model
+
+        return load_model(path)
+
+    return job
+
+
+def warm_up_job() -> Job:
+    """Import TensorFlow and create its runtime ahead of the first training."""
+
+    def job(state: JobState) -> str:
+        import keras
+        import tensorflow as tf
+
+        tf.constant(0.0) + 1.0  # creates the eager context and its thread pools here
+        return f"TensorFlow {tf.__version__}, Keras {keras.__version__}"
+
+    return job
+
+
+# ----------------------------------------------------------------------------- training
 
 
 @dataclass
 class TrainOutcome:
     dataset: Any
-    result: Any
+    result: Any  # engine.training.fit.TrainResult
     run: Any = None  # the engine.training.runs.RunInfo that recorded it, if any
 
 
 def train_job(spec: DataSpec, config: TrainConfig, store=None, resume=None, distribute: str = "default") -> Job:
-    """Load the data and train; with a run store (engine.training.runs.RunStore) the run is recorded there, and
-    `resume` (a RunInfo of that store) continues a run from its last checkpoint. `distribute` names a
-    tf.distribute strategy ("default", "mirrored" or "multiworker")."""
+    """Load the data and train; with a run store (engine.training.runs.RunStore) the run is recorded there,
+    and `resume` (a RunInfo of that store, see engine.training.resume) continues it from its checkpoint.
+    `distribute` names a tf.distribute strategy ("default", "mirrored" or "multiworker")."""
 
-    def job(on_event: EventCallback, stop: threading.Event) -> TrainOutcome:
-        on_event(Progress(0, 0, "Loading data…"))
+    def job(state: JobState) -> TrainOutcome:
+        state.note("Loading data…")
         dataset = load_data(spec)
-        on_event(Progress(0, 0, "Building the model (first start loads TensorFlow)…"))
-        from engine.training.runs import make_strategy
+        state.note("Building the model (first start loads TensorFlow)…")
+        from engine.training.distribute import make_strategy
         from engine.training.fit import train
 
         strategy = make_strategy(distribute)
         run = resume
         if store is not None and run is None:
             run = store.create(config, {**spec.to_dict(), "summary": dataset.summary()})
-        result = train(config, dataset, on_event, stop, run=run, store=store if run is not None else None,
+        result = train(config, dataset, state, run=run, store=store if run is not None else None,
                        resume=resume is not None, strategy=strategy)
         return TrainOutcome(dataset, result, run)
 
     return job
+
+
+# ----------------------------------------------------------------------------- reconstruction
 
 
 @dataclass
@@ -76,13 +97,14 @@ class Reconstructions:
 def reconstruct_job(model, dataset, noise_factor: float = 0.0, seed: int = 0, limit: int = 10000) -> Job:
     """Reconstruct (up to `limit`) validation samples and score each one."""
 
-    def job(on_event: EventCallback, stop: threading.Event) -> Reconstructions:
-        from engine.models.files import check_fits, predict, reconstruction_errors
-        from engine.training.fit import add_noise
+    def job(state: JobState) -> Reconstructions:
+        from engine.data.noise import add_gaussian
+        from engine.models.guards import check_fits
+        from engine.models.predict import predict, reconstruction_errors
 
         targets = dataset.x_val[:limit]
         check_fits(model, targets.shape[1:])
-        inputs = add_noise(targets, noise_factor, seed) if noise_factor > 0 else targets
+        inputs = add_gaussian(targets, noise_factor, seed) if noise_factor > 0 else targets
         outputs = predict(model, inputs)
         labels = None if dataset.y_val is None else np.asarray(dataset.y_val[:limit])
         return Reconstructions(inputs, outputs, targets, reconstruction_errors(targets, outputs), labels)
@@ -90,37 +112,166 @@ def reconstruct_job(model, dataset, noise_factor: float = 0.0, seed: int = 0, li
     return job
 
 
-def data_job(spec: DataSpec) -> Job:
-    def job(on_event: EventCallback, stop: threading.Event):
-        return load_data(spec)
+def digits_job(model, dataset, indices: np.ndarray, noise_factor: float, seed: int) -> Job:
+    """Reconstruct the chosen validation digits (original, noisy, denoised rows of the Digits view)."""
+    subset = SimpleNamespace(x_val=dataset.x_val[indices],
+                             y_val=None if dataset.y_val is None else dataset.y_val[indices])
+    return reconstruct_job(model, subset, noise_factor, seed=seed)
+
+
+# ----------------------------------------------------------------------------- latent space
+
+
+def encode_view_job(model, dataset, limit: int = 10000, refine_steps: int = 0) -> Job:
+    """Encode validation samples of a VAE / AAE and lay them on a plane -> engine.latent.codes.LatentView."""
+
+    def job(state: JobState):
+        from engine.latent.codes import encode_view
+
+        return encode_view(model, dataset, state, limit, refine_steps)
 
     return job
 
 
-def warm_up_job() -> Job:
-    """Import TensorFlow and create its runtime ahead of the first training."""
+def prior_samples_job(model, n: int, seed: int) -> Job:
+    """n images decoded from draws of the model's prior."""
 
-    def job(on_event: EventCallback, stop: threading.Event) -> str:
-        import keras
-        import tensorflow as tf
+    def job(state: JobState) -> np.ndarray:
+        from engine.latent.codes import decode, sample_prior
 
-        tf.constant(0.0) + 1.0  # creates the eager context and its thread pools here
-        return f"TensorFlow {tf.__version__}, Keras {keras.__version__}"
+        return decode(model, sample_prior(model, n, seed))
 
     return job
 
 
-def sampling_job(model, dataset, limit: int = 10000) -> Job:
-    """Encode the validation samples of a VAE / AAE for the Sampling tab -> engine.latent.codes.LatentView."""
-    from engine.latent.codes import sampling_job as latent_job
+def manifold_job(model, n: int) -> Job:
+    """The n x n grid decoded over a 2-D latent plane -> (images, grid_x, grid_y)."""
 
-    return latent_job(model, dataset, limit)
+    def job(state: JobState):
+        from engine.latent.codes import manifold
+
+        return manifold(model, n)
+
+    return job
 
 
-def open_model_job(path: str) -> Job:
-    def job(on_event: EventCallback, stop: threading.Event):
-        from engine.models.files import load_model
+def interpolation_job(model, pair: np.ndarray, steps: int, mode: str, refine_steps: int = 0) -> Job:
+    """Images decoded along the path between the codes of two images."""
 
-        return load_model(path)
+    def job(state: JobState) -> np.ndarray:
+        from engine.latent.codes import encode_means, interpolate
+
+        z = encode_means(model, pair, refine_steps=refine_steps)
+        return interpolate(model, z[0], z[1], steps, mode)
+
+    return job
+
+
+# ----------------------------------------------------------------------------- photographs
+
+
+def open_image_job(path: str | Path, max_pixels: int) -> Job:
+    def job(state: JobState):
+        from engine.data.images import read_image
+
+        return read_image(path, max_pixels=max_pixels)
+
+    return job
+
+
+def save_image_job(path: Path, pixels: np.ndarray, bit_depth: int, alpha: np.ndarray | None) -> Job:
+    def job(state: JobState):
+        from engine.data.images import write_image
+
+        return write_image(path, pixels, bit_depth=bit_depth, alpha=alpha)
+
+    return job
+
+
+@dataclass
+class Denoised:
+    result: Any  # engine.denoise.pipeline.DenoiseResult
+    bundled: Any  # the bundled model, loaded in the worker (kept for the next run)
+    bundled_stamp: float
+
+
+def photo_denoise_job(pixels: np.ndarray, noise: NoiseConfig, methods: list[str], model, model_name: str,
+                      bundled: tuple[float, Any] | None) -> Job:
+    """Load the bundled model if it is asked for (reused while its file is unchanged), then denoise."""
+
+    def job(state: JobState) -> Denoised:
+        from engine.denoise.pipeline import BUNDLED, MODEL_METHOD, denoise, load_bundled_denoiser
+
+        models, loaded, stamp = {}, None, 0.0
+        if BUNDLED in methods:
+            stamp = BUNDLED_DENOISER.stat().st_mtime if BUNDLED_DENOISER.is_file() else 0.0
+            if bundled is not None and bundled[0] == stamp:
+                loaded = bundled[1]
+            else:
+                state.note("Loading the bundled denoiser…")
+                loaded = load_bundled_denoiser()
+            models[BUNDLED] = loaded
+        if MODEL_METHOD in methods:
+            models[MODEL_METHOD] = model
+        return Denoised(denoise(pixels, noise, methods, models or None, model_name, state=state), loaded, stamp)
+
+    return job
+
+
+# ----------------------------------------------------------------------------- anomaly detection
+
+
+def train_detector_job(spec, config: TrainConfig) -> Job:
+    """Train a detector on the normal samples of `spec` (an AnomalySpec), score everything."""
+
+    def job(state: JobState):
+        from engine.anomaly.detector import train_detector
+
+        return train_detector(spec, config, state)
+
+    return job
+
+
+def score_new_job(detector, path: str = "", score_path: str = "") -> Job:
+    """Score another file (tables, sequences) or folder (images) with a detector."""
+
+    def job(state: JobState):
+        from engine.anomaly.detector import score_new
+
+        return score_new(detector, path, score_path, state)
+
+    return job
+
+
+def open_detector_job(path: str | Path) -> Job:
+    def job(state: JobState):
+        from engine.anomaly.files import load_detector
+
+        return load_detector(path)
+
+    return job
+
+
+def read_table_job(path: str | Path) -> Job:
+    def job(state: JobState):
+        from engine.data.tables import read_table
+
+        return read_table(path)
+
+    return job
+
+
+# ----------------------------------------------------------------------------- export
+
+
+def export_job(plan, fmt: str, part: str, target: str | Path, include_preprocessing: bool = True) -> Job:
+    """Export `plan` (engine.export.plans.ExportPlan) and verify it -> engine.export.writer.ExportReport."""
+
+    def job(state: JobState):
+        from engine.export.writer import export_model
+
+        return export_model(plan.model, fmt, part, target, metadata=dict(plan.metadata),
+                            preprocessing=plan.preprocessing, sample_inputs=plan.samples,
+                            include_preprocessing=include_preprocessing)
 
     return job

@@ -7,10 +7,10 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox
 
 from gui.lazy_tab import LazyTab, Tabs
 from gui.session import Session
-from gui.tabs.denoise_tab import DenoiseTab
-from gui.tabs.reconstruction_tab import ReconstructionTab
-from gui.tabs.sampling_tab import SamplingTab
-from gui.tabs.training_tab import TrainingTab
+from gui.tabs.denoise.tab import DenoiseTab
+from gui.tabs.reconstruction.tab import ReconstructionTab
+from gui.tabs.sampling.tab import SamplingTab
+from gui.tabs.training.tab import TrainingTab
 from gui.worker import JobRunner, stop_all
 
 APP_NAME = "Autoencoder Studio"
@@ -72,12 +72,12 @@ class MainWindow(QMainWindow):
         return (self.training_tab, self.reconstruction_tab, self.denoise_tab, self.sampling_tab) + lazy
 
     def _make_anomaly_tab(self):
-        from gui.tabs.anomaly_tab import AnomalyTab  # imported on first use, like the tab itself
+        from gui.tabs.anomaly.tab import AnomalyTab  # imported on first use, like the tab itself
 
         return AnomalyTab(self.session)
 
     def _make_runs_tab(self):
-        from gui.tabs.runs_tab import RunsTab
+        from gui.tabs.runs.tab import RunsTab
 
         return RunsTab(self.session)
 
@@ -97,13 +97,13 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self._action(file_menu, "&Open model…", self.reconstruction_tab._open_model, QKeySequence.Open)
-        self._action(file_menu, "&Save model…", self.training_tab._save_model, QKeySequence.Save)
+        self._action(file_menu, "&Open model…", self.reconstruction_tab.open_model_dialog, QKeySequence.Open)
+        self._action(file_menu, "&Save model…", self.training_tab.save_model_dialog, QKeySequence.Save)
         file_menu.addSeparator()
         self._build_image_menus(file_menu)
         file_menu.addSeparator()
         self._action(file_menu, "Open &detector…", lambda: self.tabs.setCurrentWidget(self.anomaly_tab)
-                     or self.anomaly_tab._open_dialog())
+                     or self.anomaly_tab.open_dialog())
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.Quit)
         train_menu = self.menuBar().addMenu("&Train")
@@ -118,7 +118,7 @@ class MainWindow(QMainWindow):
     def _build_image_menus(self, file_menu) -> None:
         """File > Open image…, Open sample image, Recent images: all open in the Denoise tab."""
         tab = self.denoise_tab
-        self._action(file_menu, "Open &image…", lambda: self._show_denoise() or tab._open_dialog(), "Ctrl+Shift+O")
+        self._action(file_menu, "Open &image…", lambda: self._show_denoise() or tab.open_dialog(), "Ctrl+Shift+O")
         samples = file_menu.addMenu("Open sa&mple image")
         tab.fill_sample_menu(samples)
         samples.triggered.connect(self._show_denoise)
@@ -154,7 +154,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_architecture(self) -> None:
-        from gui.widgets.architecture_view import ArchitectureDialog
+        from gui.common.architecture_view import ArchitectureDialog
 
         model = self._current_model("Architecture")
         if model is not None:
@@ -163,18 +163,14 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_export(self) -> None:
-        from gui.widgets.export_dialog import ExportDialog
+        from gui.common.export_dialog import ExportDialog
 
         model = self._current_model("Export")
         if model is None:
             return
-        from engine.export.writer import metadata_for
+        from engine.export.plans import plan_for_model
 
-        data = self.session.dataset
-        summary = data.summary() if data is not None else ""
-        metadata = metadata_for(model, self.session.train_config, summary)
-        pre, samples = export_inputs(model, data)
-        self.export_dialog = ExportDialog(model, metadata, pre, samples, model.name, self)
+        self.export_dialog = ExportDialog(plan_for_model(model, self.session.train_config, self.session.dataset), self)
         self.export_dialog.show()
 
     @Slot(object)
@@ -219,16 +215,3 @@ class MainWindow(QMainWindow):
         stop_all(timeout_ms=5000)
         super().closeEvent(event)
 
-
-def export_inputs(model, data):
-    """The app's preprocessing for `model` (images: raw 0-255 pixels / 255) and raw sample inputs from `data`."""
-    import numpy as np
-
-    from engine.export.writer import Preprocessing
-
-    image = len(model.input_shape) == 4
-    pre = Preprocessing("rescale", scale=1 / 255) if image else Preprocessing("none")
-    samples = None
-    if data is not None and tuple(data.x_val.shape[1:]) == tuple(model.input_shape[1:]):
-        samples = np.asarray(data.x_val[:8], np.float32) * (255.0 if image else 1.0)
-    return pre, samples

@@ -1,8 +1,9 @@
 """Run one engine job at a time on a QThread and deliver what it reports to the GUI thread.
 
-A job is a plain callable ``fn(on_event, stop) -> result``: ``on_event(event)`` may be called
-from the worker thread any number of times, ``stop`` is a ``threading.Event`` the job checks
-between steps. Events travel through a thread-safe FIFO; the worker wakes the GUI thread with
+A job is what engine.core.jobs describes, ``fn(state) -> result``: through its ``JobState`` it emits
+events (from the worker thread, any number of times) and checks whether to stop; it returns a result
+or raises, and the exception itself reaches the GUI (``failed(exc)``), never its text. Events travel
+through a thread-safe FIFO; the worker wakes the GUI thread with
 one argument-less queued signal only when the FIFO goes from empty to non-empty, so the Qt
 event queue never floods whatever the job emits. The GUI thread drains the FIFO in short
 time slices (the event loop keeps running) and the job is slowed down (backpressure) when the
@@ -14,15 +15,14 @@ import logging
 import os
 import threading
 import time
-import traceback
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QTimer, Signal, Slot
 from shiboken6 import isValid
 
-Job = Callable[[Callable[[Any], None], threading.Event], Any]
+from engine.core.jobs import Job, JobState
 
 _log = logging.getLogger(__name__)
 
@@ -89,9 +89,9 @@ class _Worker(QObject):
         _lower_thread_priority()
         try:
             try:
-                result = self._fn(self._on_event, self._stop)
+                result = self._fn(JobState(self._on_event, self._stop))
             except BaseException as exc:  # noqa: BLE001 - nothing may escape the thread
-                outcome: tuple = (_FAILED, str(exc) or type(exc).__name__, traceback.format_exc())
+                outcome: tuple = (_FAILED, exc)
             else:
                 outcome = (_SUCCEEDED, result)
             self._closed = True
@@ -108,6 +108,14 @@ class _Worker(QObject):
             return
         if self._channel.put((_EVENT, event), self._stop):
             self.pending.emit()
+
+
+def _is_expected(exc: BaseException) -> bool:
+    """A user's error or a stop: shown to the user, not logged as a bug."""
+    from engine.core.errors import UserError
+    from engine.core.jobs import Stopped
+
+    return isinstance(exc, (UserError, Stopped, OSError))
 
 
 def _lower_thread_priority(niceness: int = 10) -> None:
@@ -189,12 +197,12 @@ class JobRunner(QObject):
     """Owns at most one background job; lives in the GUI thread and re-emits what the job reports.
 
     Signals are emitted in the GUI thread: ``event_emitted`` for every event in order, then
-    ``succeeded(result)`` or ``failed(message, traceback)``, then always ``finished()``.
+    ``succeeded(result)`` or ``failed(exception)``, then always ``finished()``.
     """
 
     event_emitted = Signal(object)
     succeeded = Signal(object)
-    failed = Signal(str, str)
+    failed = Signal(object)
     finished = Signal()
 
     def __init__(
@@ -228,7 +236,7 @@ class JobRunner(QObject):
 
     # -- public API -----------------------------------------------------------------------
     def start(self, fn: Job, name: str = "job") -> bool:
-        """Start fn(on_event, stop) on a new thread; False (and nothing done) if a job runs."""
+        """Start fn(state) on a new thread; False (and nothing done) if a job runs."""
         if self._job is not None:
             return False
         _prune()
@@ -312,6 +320,8 @@ class JobRunner(QObject):
             if kind == _SUCCEEDED:
                 self.succeeded.emit(item[1])
             else:
-                self.failed.emit(item[1], item[2])
+                if not isinstance(item[1], Exception) or not _is_expected(item[1]):
+                    _log.error("job %r failed", job.name, exc_info=item[1])
+                self.failed.emit(item[1])
             self.finished.emit()
             return

@@ -116,10 +116,12 @@ def run_target(target: dict, tree: Path, python: str, env: dict, work: Path, cou
     seconds = time.monotonic() - started
     slug = "".join(c if c.isalnum() else "_" for c in target["name"])[:40]
     config, session = work / f"{slug}.toml", work / f"{slug}.sqlite"
-    config.write_text(config_text(target, lines, python, timeout=3 * seconds + 60))
-    run([python, "-m", "cosmic_ray.cli", "init", str(config), str(session)], tree, env)
-    run([python, "-m", "cosmic_ray.tools.filters.operators_filter", str(session), str(config)], tree, env)
-    run([python, "-m", "cosmic_ray.tools.filters.line_filter", str(session), "--config", str(config)], tree, env)
+    if not session.exists():  # else: continue an interrupted session where it stopped
+        config.write_text(config_text(target, lines, python, timeout=3 * seconds + 60))
+        run([python, "-m", "cosmic_ray.cli", "init", str(config), str(session)], tree, env)
+        run([python, "-m", "cosmic_ray.tools.filters.operators_filter", str(session), str(config)], tree, env)
+        run([python, "-m", "cosmic_ray.tools.filters.line_filter", str(session), "--config", str(config)], tree,
+            env)
     if count_only:
         from cosmic_ray.work_db import WorkDB, use_db
 
@@ -159,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=(), help="target names (prefixes) to run")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--count", action="store_true", help="only count the mutants (and time the tests)")
+    parser.add_argument("--work", help="keep the sessions here (an interrupted run continues where it stopped)")
     args = parser.parse_args(argv)
     targets = tomllib.loads(Path(args.targets).read_text())["target"]
     if args.only:
@@ -167,11 +170,15 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TF_CPP_MIN_LOG_LEVEL="2", PYTHONDONTWRITEBYTECODE="1")
     rev = run(["git", "rev-parse", "--short", args.rev], ROOT, env).stdout.strip()
     with tempfile.TemporaryDirectory(prefix="aes_mutation_") as tmp:
-        tree, work = Path(tmp) / "tree", Path(tmp) / "work"
-        work.mkdir()
+        tree = Path(tmp) / "tree"
+        work = Path(args.work) if args.work else Path(tmp) / "work"
+        work.mkdir(parents=True, exist_ok=True)
         run(["git", "worktree", "add", "--detach", str(tree), rev], ROOT, env)
         try:
-            results = [run_target(t, tree, python, env, work, args.count) for t in targets]
+            results = []
+            for target in targets:
+                results.append(run_target(target, tree, python, env, work, args.count))
+                (work / "results.json").write_text(json.dumps({"rev": rev, "results": results}, indent=1))
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
     print(report(results, rev))

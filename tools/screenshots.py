@@ -26,7 +26,7 @@ from matplotlib.backend_bases import MouseEvent  # noqa: E402
 
 from engine.core.config import GENERATIVE_KINDS  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
-from gui.widgets.forms import set_choice  # noqa: E402
+from gui.common.forms import set_choice  # noqa: E402
 
 
 def main() -> int:

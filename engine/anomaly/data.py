@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from engine.anomaly import scores as anomaly
-from engine.core.config import ConfigError
-from engine.data.dataset import Dataset, DataError, split
-from engine.core.events import EventCallback, ignore_event
+from engine.core.errors import ConfigError, DataError
+from engine.data.dataset import Dataset, split
+from engine.core.jobs import JobState
 
 SOURCES = ("synthetic", "table", "mnist", "folders", "sequence")
 SOURCE_LABELS = {
@@ -136,22 +136,22 @@ class AnomalyData:
         return np.concatenate([self.train.x_train, self.train.x_val])
 
 
-def load_anomaly_data(spec: AnomalySpec, on_event: EventCallback = ignore_event) -> AnomalyData:
+def load_anomaly_data(spec: AnomalySpec, state: JobState | None = None) -> AnomalyData:
     loaders = {"synthetic": _synthetic, "table": _table, "mnist": _mnist, "folders": _folders,
                "sequence": _sequence}
-    return loaders[spec.source](spec, on_event)
+    return loaders[spec.source](spec, state or JobState())
 
 
 # --------------------------------------------------------------------------- sources
 
-def _synthetic(spec: AnomalySpec, _on_event) -> AnomalyData:
+def _synthetic(spec: AnomalySpec, _state: JobState) -> AnomalyData:
     x, labels = anomaly.synthetic_demo(spec.seed)
     names = tuple(f"x{i + 1}" for i in range(x.shape[1]))
     return _rows(x, labels, names, spec, "Synthetic demo: 1000 normal rows from N(0, 1), 50 anomalies from N(5, 1)",
                  notes=(), encoding=None, table=None)
 
 
-def _table(spec: AnomalySpec, _on_event) -> AnomalyData:
+def _table(spec: AnomalySpec, _state: JobState) -> AnomalyData:
     from engine.data import table_features as features
     from engine.data import tables
 
@@ -183,7 +183,7 @@ def _rows(x, labels, names, spec: AnomalySpec, source: str, notes, encoding, tab
                        table=table, notes=notes)
 
 
-def _mnist(spec: AnomalySpec, _on_event) -> AnomalyData:
+def _mnist(spec: AnomalySpec, _state: JobState) -> AnomalyData:
     from engine.data.mnist import load_mnist
 
     data = load_mnist(spec.path or None)  # a user's mnist.npz, else the cache or the built-in subset
@@ -193,18 +193,18 @@ def _mnist(spec: AnomalySpec, _on_event) -> AnomalyData:
     labels = (~np.isin(data.y_val, digits)).astype(np.int8)
     shown = ", ".join(map(str, digits))
     source = (f"MNIST: train on {int(normal.sum())} training images of digit(s) {shown}; score the "
-              f"{len(data.x_val)} test images ({data.source.split(' — ')[0]})")
+              f"{len(data.x_val)} test images ({data.where})")
     names = tuple(f"#{i} ({d})" for i, d in enumerate(data.y_val))  # test image index (its digit)
     return AnomalyData("image", Dataset(x_train, x_val, source=source), data.x_val, labels, source,
                        sample_names=names, extra={"digits": digits, "digit_labels": np.asarray(data.y_val)})
 
 
-def _folders(spec: AnomalySpec, on_event) -> AnomalyData:
-    from engine.data.dataset import read_image_files
+def _folders(spec: AnomalySpec, state: JobState) -> AnomalyData:
+    from engine.data.folders import read_image_files
 
     size = (spec.image_size, spec.image_size)
-    normal = read_image_files(spec.path, size=size, color=spec.color, on_event=on_event, minimum=MIN_NORMAL)
-    scored = read_image_files(spec.score_path, size=size, color=spec.color, on_event=on_event)
+    normal = read_image_files(spec.path, size=size, color=spec.color, state=state, minimum=MIN_NORMAL)
+    scored = read_image_files(spec.score_path, size=size, color=spec.color, state=state)
     x_train, _, x_val, _ = split(normal.x, None, spec.validation_fraction, spec.seed)
     labels, notes = folder_labels(scored)
     skipped = normal.skipped + scored.skipped
@@ -229,7 +229,7 @@ def folder_labels(scored) -> tuple[np.ndarray | None, tuple[str, ...]]:
                     f"{len(scored.class_names) - 1} subfolder(s) anomalous.",)
 
 
-def _sequence(spec: AnomalySpec, _on_event) -> AnomalyData:
+def _sequence(spec: AnomalySpec, _state: JobState) -> AnomalyData:
     from engine.data import table_features as features
     from engine.data import tables
 

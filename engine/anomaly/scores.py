@@ -41,7 +41,7 @@ def error_maps(x: np.ndarray, outputs: np.ndarray) -> np.ndarray:
 
 def sliding_windows(series: np.ndarray, window: int, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Windows (n, window, channels) of a (steps, channels) series and their start steps."""
-    from engine.data.dataset import DataError
+    from engine.core.errors import DataError
 
     series = np.asarray(series, np.float32)
     steps = len(series)
@@ -130,6 +130,11 @@ THRESHOLD_LABELS = {
 
 # --------------------------------------------------------------------------- at a threshold
 
+def flags(errors: np.ndarray, threshold: float) -> np.ndarray:
+    """The rule, in one place: a sample is anomalous when its score is strictly above the threshold."""
+    return np.asarray(errors) > threshold
+
+
 @dataclass(frozen=True)
 class ThresholdStats:
     threshold: float
@@ -170,15 +175,15 @@ class ThresholdStats:
 
 def threshold_stats(errors: np.ndarray, threshold: float, labels: np.ndarray | None = None) -> ThresholdStats:
     """Counts at a threshold (and the confusion matrix when labels exist); cheap enough for every drag."""
-    flags = np.asarray(errors) > threshold
-    stats = ThresholdStats(float(threshold), int(flags.size), int(np.count_nonzero(flags)))
+    flagged = flags(errors, threshold)
+    stats = ThresholdStats(float(threshold), int(flagged.size), int(np.count_nonzero(flagged)))
     if labels is None:
         return stats
     positive = np.asarray(labels) == 1
-    tp = int(np.count_nonzero(flags & positive))
-    fp = int(np.count_nonzero(flags & ~positive))
-    fn = int(np.count_nonzero(~flags & positive))
-    return ThresholdStats(stats.threshold, stats.total, stats.flagged, tp, fp, int(flags.size) - tp - fp - fn, fn)
+    tp = int(np.count_nonzero(flagged & positive))
+    fp = int(np.count_nonzero(flagged & ~positive))
+    fn = int(np.count_nonzero(~flagged & positive))
+    return ThresholdStats(stats.threshold, stats.total, stats.flagged, tp, fp, int(flagged.size) - tp - fp - fn, fn)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from engine.core.errors import ConfigError
+
 MODEL_KINDS = ("dense", "sparse", "deep", "conv", "residual", "vae", "conv_vae", "aae", "conv1d", "transformer")
 MODEL_LABELS = {
     "dense": "Dense (one hidden code layer)",
@@ -29,10 +31,13 @@ PRIOR_LABELS = {
 }
 LOSSES = ("bce", "mse")
 LOSS_LABELS = {"bce": "Binary cross-entropy", "mse": "Mean squared error"}
-
-
-class ConfigError(ValueError):
-    """A setting is out of range; the message says which one and what is allowed."""
+# The choices of the other front-end settings, here so that every front end offers the same ones without
+# importing the (heavy) modules that implement them.
+CLASSICAL_DENOISERS = {"nl_means": "Non-local means", "tv": "TV Chambolle", "wavelet": "Wavelet BayesShrink"}
+EXPORT_FORMATS = {"keras": "Keras (.keras)", "savedmodel": "TensorFlow SavedModel (folder)",
+                  "tflite": "TensorFlow Lite (.tflite)", "onnx": "ONNX (.onnx)"}
+EXPORT_PARTS = {"model": "Whole autoencoder", "encoder": "Encoder only", "decoder": "Decoder only"}
+EXPORT_SUFFIXES = {"keras": ".keras", "savedmodel": "", "tflite": ".tflite", "onnx": ".onnx"}
 
 
 @dataclass(frozen=True)
@@ -174,3 +179,13 @@ class DataSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "DataSpec":
+        """The spec recorded in a dict (a run's data entry, saved settings); other keys (e.g. the data's
+        summary) are ignored; bad values raise ConfigError."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        try:
+            return cls(**{k: v for k, v in dict(values).items() if k in known})
+        except TypeError as exc:
+            raise ConfigError(f"Bad data settings: {exc}") from exc

@@ -11,7 +11,9 @@ import numpy as np
 class Started:
     total_epochs: int
     steps_per_epoch: int
-    description: str
+    description: str  # one line saying what trains on what
+    data: str = ""  # the data's summary (engine.data.dataset.Dataset.summary)
+    resumed_after: int | None = None  # epochs already done when a recorded run continues
 
 
 @dataclass(frozen=True)

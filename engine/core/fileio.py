@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
-from typing import Iterator
+from typing import Any, Iterator
 
 
 @contextlib.contextmanager
@@ -55,3 +56,9 @@ def json_safe(value):
     if isinstance(value, Path):
         return str(value)
     return str(value)
+
+
+def write_json(path: Path, value: Any) -> None:
+    """JSON through a temporary file (NaN and infinities become null)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(json_safe(value), indent=1, allow_nan=False))

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
+from engine.core.errors import ImageError
 from engine.core.fileio import atomic_path
 
 MAX_PIXELS = 100_000_000
@@ -26,15 +27,6 @@ IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".ti
 WRITE_FORMATS = {".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP"}
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 _GREY_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's "L"
-
-
-class ImageError(ValueError):
-    """An image cannot be read or written; `reason` is the short cause, `path` the file."""
-
-    def __init__(self, message: str, *, path: str | os.PathLike | None = None, reason: str = "") -> None:
-        super().__init__(message)
-        self.path = None if path is None else Path(path)
-        self.reason = reason or message
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.core.errors import DataError
 from engine.core.resources import EMBEDDED_MNIST, RESOURCES
-from engine.data.dataset import DataError, Dataset, check_labels, load_npz, to_unit_float
+from engine.data.arrays import load_npz
+from engine.data.dataset import Dataset, check_labels, to_unit_float
 
 MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
 IDX_NAMES = {
@@ -56,9 +58,7 @@ def load_mnist(
     if found is None:
         found = _try_embedded(Path(embedded_path) if embedded_path else EMBEDDED_MNIST, reasons)
     arrays, source = found
-    if reasons:
-        source += " — " + "; ".join(reasons)
-    return _mnist_dataset(arrays, source)
+    return _mnist_dataset(arrays, source + (" — " + "; ".join(reasons) if reasons else ""), origin=source)
 
 
 def _mnist_from_user(path: Path) -> Dataset:
@@ -114,7 +114,7 @@ def _try_embedded(embedded: Path, reasons: list[str]) -> tuple[dict, str]:
     return arrays, f"MNIST, embedded subset ({shown.as_posix()})"
 
 
-def _mnist_dataset(arrays: dict[str, np.ndarray], source: str) -> Dataset:
+def _mnist_dataset(arrays: dict[str, np.ndarray], source: str, origin: str = "") -> Dataset:
     return Dataset(
         x_train=to_unit_float(arrays["x_train"])[..., None],
         x_val=to_unit_float(arrays["x_test"])[..., None],
@@ -122,6 +122,7 @@ def _mnist_dataset(arrays: dict[str, np.ndarray], source: str) -> Dataset:
         y_val=arrays["y_test"],
         source=source,
         class_names=tuple(str(d) for d in range(10)),
+        origin=origin,
     )
 
 

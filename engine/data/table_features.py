@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from engine.data.dataset import DataError
+from engine.core.errors import DataError
 from engine.data.tables import Table, _lines, _listing, _quoted  # the message helpers are shared
 
 MAX_CATEGORIES = 50  # one-hot columns with more values than this look like IDs

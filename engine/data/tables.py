@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from engine.data.dataset import DataError
+from engine.core.errors import DataError
 
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-"})  # case-insensitive, after strip
 DELIMITERS = (",", "\t", ";", "|")

@@ -15,17 +15,22 @@ downsampling factor): reflected, or mirrored / edge-repeated where too small to 
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from engine.core.errors import ConfigError, DataError, ModelError
+from engine.core.jobs import JobState
+from engine.models.guards import channel_plan, fixed_size, size_multiple
+
 _BATCH_PIXELS = 1 << 19  # pixels of model input per call: bounds activation memory
 
 
-class Cancelled(Exception):
-    """The user asked to stop (the stop Event was set); nothing was finished."""
+def as_hwc(pixels: np.ndarray) -> np.ndarray:
+    """(H, W) as (H, W, 1); (H, W, C) unchanged."""
+    pixels = np.asarray(pixels)
+    return pixels[..., None] if pixels.ndim == 2 else pixels
 
 
 @dataclass(frozen=True)
@@ -100,26 +105,25 @@ def tiled_apply(
     fixed: tuple[int | None, int | None] = (None, None),
     multiple: int = 1,
     batch_size: int | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
-    stop: threading.Event | None = None,
+    state: JobState | None = None,
 ) -> np.ndarray:
     """Apply `fn` (a batch (n, h, w, c) -> (n, h, w, c')) to an (H, W, C) image tile by tile.
 
     per_channel: feed each channel alone as (n, h, w, 1). fixed: the (height, width) the
-    function requires, if any; multiple: tile sizes must be multiples of it. Progress:
-    on_progress(done_tiles, total_tiles) after each batch; `stop` set -> `Cancelled`.
+    function requires, if any; multiple: tile sizes must be multiples of it. With `state`: progress
+    ("k of n tiles") after each batch, and Stopped (engine.core.jobs) between batches when asked to stop.
     Output: a new float32 (H, W, c') array (c' = out_channels, default C).
     """
     pixels = np.asarray(pixels)
     if pixels.ndim != 3 or pixels.shape[0] < 1 or pixels.shape[1] < 1 or pixels.shape[2] < 1:
-        raise ValueError(f"Expected an image shaped (height, width, channels), got {pixels.shape}.")
+        raise DataError(f"Expected an image shaped (height, width, channels), got {pixels.shape}.")
     if tile < 1 or overlap < 0:
-        raise ValueError(f"tile must be >= 1 and overlap >= 0, got tile={tile}, overlap={overlap}.")
+        raise ConfigError(f"tile must be >= 1 and overlap >= 0, got tile={tile}, overlap={overlap}.")
     height, width, channels = pixels.shape
     th, tw = (_tile_size(n, tile, f, multiple) for n, f in ((height, fixed[0]), (width, fixed[1])))
     oy, ox = _overlaps(th, tw, overlap)
     if (th < height and th <= 2 * oy) or (tw < width and tw <= 2 * ox):
-        raise ValueError(f"tile ({tile}) must be larger than twice the overlap ({overlap}).")
+        raise ConfigError(f"tile ({tile}) must be larger than twice the overlap ({overlap}).")
     source, top, left = _pad_to(pixels, th, tw)  # a copy only when the image is smaller than a tile
     rows, cols = _spans(source.shape[0], th, oy), _spans(source.shape[1], tw, ox)
     groups = [slice(c, c + 1) for c in range(channels)] if per_channel else [slice(0, channels)]
@@ -129,17 +133,17 @@ def tiled_apply(
     batch = batch_size or max(1, min(64, _BATCH_PIXELS // (th * tw)))
     total = len(jobs)
     for first in range(0, total, batch):
-        if stop is not None and stop.is_set():
-            raise Cancelled("Stopped before the image was finished.")
+        if state is not None:
+            state.check("Stopped before the image was finished.")
         part = jobs[first:first + batch]
         x = np.stack([source[r.start:r.start + th, c.start:c.start + tw, g] for g, r, c in part])
         x = x.astype(np.float32, copy=False)
         y = np.asarray(fn(x), dtype=np.float32)
         if y.ndim != 4 or y.shape[:3] != x.shape[:3]:
-            raise ValueError(f"The model returned {y.shape[1:]} for an input of {x.shape[1:]}: only models that "
+            raise ModelError(f"The model returned {y.shape[1:]} for an input of {x.shape[1:]}: only models that "
                              "output an image of the same height and width as their input can denoise.")
         if y.shape[-1] != out_c:
-            raise ValueError(f"The model returned {y.shape[-1]} channels for {x.shape[-1]}: a denoiser must "
+            raise ModelError(f"The model returned {y.shape[-1]} channels for {x.shape[-1]}: a denoiser must "
                              "output as many channels as it takes.")
         for k, (g, r, c) in enumerate(part):
             y0, y1 = max(r.keep_from, top), min(r.keep_to, top + height)  # drop any padding
@@ -149,65 +153,13 @@ def tiled_apply(
             dest = slice(g.start * out_c, g.stop * out_c) if per_channel else slice(None)
             out[y0 - top:y1 - top, x0 - left:x1 - left, dest] = \
                 y[k, y0 - r.start:y1 - r.start, x0 - c.start:x1 - c.start]
-        if on_progress is not None:
-            on_progress(min(first + batch, total), total)
+        if state is not None:
+            done = min(first + batch, total)
+            state.progress(done, total, f"{done} of {total} tile{'s' if total != 1 else ''}")
     return out
 
 
 # ----------------------------------------------------------------------------- models
-
-
-def model_channels(model) -> int:
-    """Channels of the model's (single, image) input; ValueError for other models."""
-    shapes = model.input_shape
-    if isinstance(shapes, list):
-        if len(shapes) != 1:
-            raise ValueError(f"This model has {len(shapes)} inputs; a denoiser takes one image.")
-        shapes = shapes[0]
-    if len(shapes) != 4 or shapes[-1] is None:
-        shown = "x".join("any" if s is None else str(s) for s in shapes[1:])
-        raise ValueError(f"This model takes inputs of {shown}, not images (height x width x channels): "
-                         "it cannot denoise a photograph.")
-    return int(shapes[-1])
-
-
-def fixed_size(model) -> tuple[int | None, int | None]:
-    shape = model.input_shape[0] if isinstance(model.input_shape, list) else model.input_shape
-    return shape[1], shape[2]
-
-
-def size_multiple(model) -> int:
-    """Input sizes must be multiples of this: the product of the model's downsampling strides."""
-    try:
-        layers = list(model._flatten_layers(include_self=False, recursive=True))
-    except Exception:  # noqa: BLE001 - private API; fall back to the top-level layers
-        layers = list(getattr(model, "layers", []))
-    factor = 1
-    for layer in layers:
-        name = type(layer).__name__
-        if "Transpose" in name or "UpSampling" in name:
-            continue
-        strides = getattr(layer, "strides", None)
-        if strides is None and "Pooling" in name and "Global" not in name:
-            strides = getattr(layer, "pool_size", None)
-        if strides:
-            values = [strides] if isinstance(strides, int) else list(strides)[:2]
-            factor *= max(int(v) for v in values)
-    return factor
-
-
-def channel_plan(model, image_channels: int) -> bool:
-    """True to denoise channel by channel; ValueError when the model cannot take the image."""
-    wanted = model_channels(model)
-    if wanted == image_channels:
-        return False
-    if wanted == 1 and image_channels == 3:
-        return True
-    kinds = {1: "grey", 3: "colour", 4: "colour with alpha"}
-    target = {1: "grey", 3: "colour (RGB)"}.get(wanted, f"{wanted} channels")
-    raise ValueError(f"This model takes {wanted}-channel images; this image has {image_channels} "
-                     f"({kinds.get(image_channels, 'channels')}). Convert the image to {target} "
-                     f"or choose a model made for {kinds.get(image_channels, f'{image_channels}-channel')} images.")
 
 
 def denoise_tiled(
@@ -218,8 +170,7 @@ def denoise_tiled(
     overlap: int = 32,
     batch_size: int | None = None,
     clip: bool = True,
-    on_progress: Callable[[int, int], None] | None = None,
-    stop: threading.Event | None = None,
+    state: JobState | None = None,
 ) -> np.ndarray:
     """Run a fully convolutional Keras model over an image of any size, tile by tile.
 
@@ -234,7 +185,7 @@ def denoise_tiled(
     flat = pixels.ndim == 2
     image = pixels[..., None] if flat else pixels
     if image.ndim != 3:
-        raise ValueError(f"Expected an image shaped (height, width) or (height, width, channels), got {pixels.shape}.")
+        raise DataError(f"Expected an image shaped (height, width) or (height, width, channels), got {pixels.shape}.")
     per_channel = channel_plan(model, image.shape[-1])
 
     # predict_on_batch runs a compiled graph: measured peak RSS 0.88 GB for batches of 2 x 512^2
@@ -246,7 +197,7 @@ def denoise_tiled(
 
     out = tiled_apply(run, image, per_channel=per_channel, out_channels=1 if per_channel else None, tile=tile,
                       overlap=overlap, fixed=fixed_size(model), multiple=size_multiple(model),
-                      batch_size=batch_size, on_progress=on_progress, stop=stop)
+                      batch_size=batch_size, state=state)
     if clip:
         np.clip(out, 0.0, 1.0, out=out)
     return out[..., 0] if flat else out

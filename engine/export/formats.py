@@ -12,20 +12,15 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from engine.core.errors import ExportError
+from engine.models.predict import predict
+
 ONNX_OPSET = 17
-
-
-class ExportError(ValueError):
-    """An export could not be made; the message says what went wrong and what to do."""
 
 
 def first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:300] if text else type(exc).__name__
-
-
-def predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
-    return np.asarray(model(x, training=False), dtype=np.float32)
 
 
 def onnx_support() -> tuple[bool, str]:
@@ -84,11 +79,12 @@ def onnx_bytes(graph: keras.Model, feed: np.ndarray) -> bytes:
 
 
 def run_keras(path: Path, x: np.ndarray) -> np.ndarray:
-    from engine.models.files import ModelFileError, load_model
+    from engine.models.files import load_model
+    from engine.core.errors import ModelError
 
     try:
         return predict(load_model(path), x)
-    except ModelFileError as exc:
+    except ModelError as exc:
         raise ExportError(f"The written .keras file could not be opened again: {exc}") from exc
 
 

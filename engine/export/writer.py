@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -27,164 +26,22 @@ from typing import Any
 import keras
 import numpy as np
 
-from engine.core.config import ConfigError
-from engine.export.formats import (ExportError, onnx_bytes, onnx_support, predict, run_keras, run_onnx,
-                                   run_savedmodel, run_tflite, save_tf, tflite_bytes)
+from engine.core.config import EXPORT_FORMATS, EXPORT_SUFFIXES
+from engine.core.errors import ExportError
 from engine.core.fileio import atomic_path, json_safe
+from engine.export.formats import (onnx_bytes, onnx_support, run_keras, run_onnx, run_savedmodel, run_tflite, save_tf,
+                                   tflite_bytes)
+from engine.export.plans import generative_kind, part_of
+from engine.export.preprocessing import NO_PREPROCESSING, Preprocessing, with_preprocessing
+from engine.models.guards import fits, shape_text
+from engine.models.predict import predict
 
-FORMATS = {"keras": "Keras (.keras)", "savedmodel": "TensorFlow SavedModel (folder)",
-           "tflite": "TensorFlow Lite (.tflite)", "onnx": "ONNX (.onnx)"}
-PARTS = {"model": "Whole autoencoder", "encoder": "Encoder only", "decoder": "Decoder only"}
-SUFFIXES = {"keras": ".keras", "savedmodel": "", "tflite": ".tflite", "onnx": ".onnx"}
 # Largest accepted |exported - app| (times max(1, largest |output|)); above it nothing is written.
 TOLERANCES = {"keras": 1e-5, "savedmodel": 1e-5, "tflite": 1e-3, "onnx": 1e-4}
 METADATA_NAME = "autoencoder_studio.json"  # inside a SavedModel folder
 APP = "Autoencoder Studio"
 SAMPLE_LIMIT = 16  # verification uses at most this many samples
 DEFAULT_SAMPLES = 4
-PRE_KINDS = ("none", "rescale", "standardize")
-_SNIPPET_INLINE = 32  # longer mean/std vectors are read from the metadata in the snippet
-
-
-# ----------------------------------------------------------------------------- preprocessing
-
-@dataclass(frozen=True)
-class Preprocessing:
-    """What the app does to raw input before the model.
-
-    kind "none"; "rescale" (images: x = raw * scale, e.g. scale 1/255); "standardize"
-    (tables / series: x = (raw - mean) / std per feature, the last axis).
-    """
-
-    kind: str
-    scale: float = 1.0
-    mean: tuple[float, ...] = ()
-    std: tuple[float, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.kind not in PRE_KINDS:
-            raise ExportError(f"Unknown preprocessing {self.kind!r}; use one of {', '.join(PRE_KINDS)}.")
-        object.__setattr__(self, "scale", float(self.scale))
-        object.__setattr__(self, "mean", tuple(float(v) for v in np.ravel(np.asarray(self.mean, np.float64))))
-        object.__setattr__(self, "std", tuple(float(v) for v in np.ravel(np.asarray(self.std, np.float64))))
-        if self.kind == "rescale" and (not math.isfinite(self.scale) or self.scale == 0):
-            raise ExportError(f"The rescale factor must be a finite, non-zero number; got {self.scale}.")
-        if self.kind == "standardize":
-            if not self.mean or len(self.mean) != len(self.std):
-                raise ExportError(f"Standardisation needs one mean and one std per feature; got {len(self.mean)} "
-                                  f"means and {len(self.std)} stds.")
-            if not all(math.isfinite(v) for v in self.mean) or not all(math.isfinite(s) and s > 0 for s in self.std):
-                raise ExportError("Standardisation needs finite means and positive, finite stds.")
-
-    @classmethod
-    def rescale(cls, scale: float = 1 / 255) -> "Preprocessing":
-        return cls("rescale", scale=scale)
-
-    @classmethod
-    def from_scaler(cls, scaler) -> "Preprocessing":
-        """From an engine.anomaly.data.Scaler (or anything with `.mean` and `.scale` arrays)."""
-        return cls("standardize", mean=tuple(np.ravel(scaler.mean)), std=tuple(np.ravel(scaler.scale)))
-
-    @property
-    def active(self) -> bool:
-        return self.kind != "none"
-
-    def apply(self, raw: np.ndarray) -> np.ndarray:
-        """What the app feeds the model for `raw` input (float32), computed like the app does."""
-        if self.kind == "rescale":
-            return (np.asarray(raw, np.float32) * np.float32(self.scale)).astype(np.float32)
-        if self.kind == "standardize":
-            mean, std = np.asarray(self.mean, np.float64), np.asarray(self.std, np.float64)
-            return ((np.asarray(raw, np.float64) - mean) / std).astype(np.float32)
-        return np.asarray(raw, np.float32)
-
-    def snippet(self) -> str:
-        """A short NumPy snippet that applies it exactly to an array `raw`, giving the model input `x`."""
-        if self.kind == "rescale":
-            return f"x = np.asarray(raw, np.float32) * np.float32({self.scale!r})"
-        if self.kind == "standardize":
-            if len(self.mean) <= _SNIPPET_INLINE:
-                values = f"mean = np.array({list(self.mean)!r})\nstd = np.array({list(self.std)!r})\n"
-            else:
-                values = ('pre = json.load(open(METADATA_JSON))["preprocessing"]\n'
-                          'mean, std = np.array(pre["mean"]), np.array(pre["std"])\n')
-            return values + "x = ((np.asarray(raw, np.float64) - mean) / std).astype(np.float32)  # per feature"
-        return "x = np.asarray(raw, np.float32)  # no preprocessing"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "scale": self.scale, "mean": list(self.mean), "std": list(self.std)}
-
-
-NO_PREPROCESSING = Preprocessing("none")
-
-
-def with_preprocessing(model: keras.Model, pre: Preprocessing) -> keras.Model:
-    """A model taking RAW input: the app's preprocessing as layers in front of `model`."""
-    if pre is None or not pre.active:
-        return model
-    shape = tuple(model.input_shape[1:])
-    inputs = keras.Input(shape, name="raw_input", dtype="float32")
-    if pre.kind == "rescale":
-        x = keras.layers.Rescaling(pre.scale, name="rescale")(inputs)
-    else:
-        if shape and shape[-1] is not None and shape[-1] != len(pre.mean) and len(pre.mean) != 1:
-            raise ExportError(f"The standardisation has {len(pre.mean)} features but the model takes samples of "
-                              f"shape {_shape_text(shape)} (last axis {shape[-1]}).")
-        x = keras.layers.Normalization(mean=np.asarray(pre.mean, np.float32),
-                                       variance=np.square(np.asarray(pre.std, np.float32)),
-                                       name="standardize")(inputs)
-    return keras.Model(inputs, model(x), name=f"{model.name}_raw_input")
-
-
-# ----------------------------------------------------------------------------- parts
-
-def _generative_kind(model) -> str:
-    from engine.models.generative import AAE, VAE
-
-    if isinstance(model, VAE):
-        return "vae"
-    if isinstance(model, AAE):
-        return "aae"
-    return ""
-
-
-def _encoder_mean(model) -> keras.Model:
-    """The deterministic encoder of a VAE / AAE: z_mean for a VAE (as engine.latent.codes.encode_means)."""
-    enc = model.encoder
-    if _generative_kind(model) == "vae":
-        return keras.Model(enc.input, enc.outputs[0], name="encoder_mean")
-    return enc
-
-
-def part_of(model: keras.Model, part: str) -> keras.Model:
-    """The keras.Model to export for `part` ("model", "encoder", "decoder"), deterministic, one output."""
-    if part not in PARTS:
-        raise ExportError(f"Unknown part {part!r}; choose one of {', '.join(PARTS)}.")
-    if not isinstance(model, keras.Model):
-        raise ExportError(f"Only Keras models can be exported, not {type(model).__name__}.")
-    if _generative_kind(model):
-        encoder = _encoder_mean(model)
-        if part == "encoder":
-            out = encoder
-        elif part == "decoder":
-            out = model.decoder
-        else:
-            inputs = keras.Input(tuple(encoder.input_shape[1:]), name="input")
-            out = keras.Model(inputs, model.decoder(encoder(inputs)), name=f"{model.name}_deterministic")
-    elif part == "model":
-        out = model
-    else:
-        from engine.models.builders import decoder_of, encoder_of
-
-        try:
-            out = encoder_of(model) if part == "encoder" else decoder_of(model)
-        except ConfigError as exc:
-            raise ExportError(f"Model {model.name!r} has no separate {part} (e.g. the residual denoiser is one "
-                              f"network); export the whole autoencoder instead.") from exc
-    if len(out.outputs) != 1:
-        raise ExportError(f"The {PARTS[part].lower()} has {len(out.outputs)} outputs; only one-output models can "
-                          f"be exported.")
-    return out
 
 
 # ----------------------------------------------------------------------------- export
@@ -207,8 +64,8 @@ def export_model(model: keras.Model, fmt: str, part: str, target: str | Path, *,
     `sample_inputs` (raw input if preprocessing is built in; whole-model input for the decoder, which
     is then fed their codes) and write the metadata. Raises ExportError; leaves nothing partial."""
     start = time.perf_counter()
-    if fmt not in FORMATS:
-        raise ExportError(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+    if fmt not in EXPORT_FORMATS:
+        raise ExportError(f"Unknown format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}.")
     if fmt == "onnx":
         ok, reason = onnx_support()
         if not ok:
@@ -216,7 +73,7 @@ def export_model(model: keras.Model, fmt: str, part: str, target: str | Path, *,
     pre = preprocessing or NO_PREPROCESSING
     notes: list[str] = []
     exported_part = part_of(model, part)
-    gen = _generative_kind(model)
+    gen = generative_kind(model)
     if gen == "vae":
         notes.append("Variational model: exported the deterministic path - the encoder outputs the posterior "
                      "mean z_mean (the log-variance output is dropped), the whole model decodes z_mean; "
@@ -251,7 +108,7 @@ def _target_path(target: str | Path, fmt: str) -> Path:
     if not str(target).strip():
         raise ExportError("Choose where to save the export.")
     path = Path(target).expanduser()
-    suffix = SUFFIXES[fmt]
+    suffix = EXPORT_SUFFIXES[fmt]
     if suffix and path.suffix != suffix:  # exact: engine.models.files opens only ".keras"
         path = path.with_name(path.name + suffix)
     if not path.parent.is_dir():
@@ -280,10 +137,6 @@ def _sample_input_shape(model: keras.Model) -> tuple[int, ...]:
     return tuple(16 if d is None else int(d) for d in model.input_shape[1:])
 
 
-def _fits(shape: tuple[int | None, ...], data: np.ndarray) -> bool:
-    return data.ndim == len(shape) + 1 and all(e is None or e == d for e, d in zip(shape, data.shape[1:]))
-
-
 def _default_raw(shape: tuple[int, ...], pre: Preprocessing) -> np.ndarray:
     rng = np.random.default_rng(0)
     size = (DEFAULT_SAMPLES,) + shape
@@ -300,16 +153,16 @@ def _verification_data(model, exported_part, part, pre, sample_inputs, built_in)
     if part == "decoder":
         enc = part_of(model, "encoder")
         samples = None if sample_inputs is None else np.asarray(sample_inputs)[:SAMPLE_LIMIT]
-        if samples is not None and _fits(tuple(exported_part.input_shape[1:]), samples) \
-                and not _fits(tuple(enc.input_shape[1:]), samples):
+        if samples is not None and fits(tuple(exported_part.input_shape[1:]), samples.shape[1:]) \
+                and not fits(tuple(enc.input_shape[1:]), samples.shape[1:]):
             codes = samples.astype(np.float32)
         else:
             if samples is None:
                 samples = _default_raw(_sample_input_shape(enc), pre)
-            elif not _fits(tuple(enc.input_shape[1:]), samples):
-                raise ExportError(f"The sample inputs have shape {_shape_text(samples.shape[1:])}, but the model "
-                                  f"takes {_shape_text(enc.input_shape[1:])} (or codes of "
-                                  f"{_shape_text(exported_part.input_shape[1:])}).")
+            elif not fits(tuple(enc.input_shape[1:]), samples.shape[1:]):
+                raise ExportError(f"The sample inputs have shape {shape_text(samples.shape[1:])}, but the model "
+                                  f"takes {shape_text(enc.input_shape[1:])} (or codes of "
+                                  f"{shape_text(exported_part.input_shape[1:])}).")
             codes = predict(enc, pre.apply(samples))  # realistic codes: the app's encoder on its own input
         return codes, predict(exported_part, codes)
     shape = tuple(exported_part.input_shape[1:])
@@ -317,9 +170,9 @@ def _verification_data(model, exported_part, part, pre, sample_inputs, built_in)
         raw = _default_raw(_sample_input_shape(exported_part), pre)
     else:
         raw = np.asarray(sample_inputs)[:SAMPLE_LIMIT]
-        if not _fits(shape, raw):
-            raise ExportError(f"The sample inputs have shape {_shape_text(raw.shape[1:])}, but the model takes "
-                              f"{_shape_text(shape)}.")
+        if not fits(shape, raw.shape[1:]):
+            raise ExportError(f"The sample inputs have shape {shape_text(raw.shape[1:])}, but the model takes "
+                              f"{shape_text(shape)}.")
     reference = model if part == "model" else exported_part  # the app's own model(x) for the whole model
     if not built_in:  # the samples are already what the model takes
         x = raw.astype(np.float32)
@@ -330,12 +183,12 @@ def _verification_data(model, exported_part, part, pre, sample_inputs, built_in)
 def _check(fmt: str, got: np.ndarray, expected: np.ndarray) -> float:
     got = np.asarray(got, np.float32)
     if got.shape != expected.shape:
-        raise ExportError(f"The exported {FORMATS[fmt]} model gives outputs of shape {got.shape}, the app's "
+        raise ExportError(f"The exported {EXPORT_FORMATS[fmt]} model gives outputs of shape {got.shape}, the app's "
                           f"{expected.shape}; nothing was written.")
     diff = float(np.max(np.abs(got - expected))) if got.size else 0.0
     limit = TOLERANCES[fmt] * max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
     if not diff <= limit:  # NaN fails too
-        raise ExportError(f"The exported {FORMATS[fmt]} model differs from the app's model by up to {diff:.3g} "
+        raise ExportError(f"The exported {EXPORT_FORMATS[fmt]} model differs from the app's model by up to {diff:.3g} "
                           f"(allowed {limit:.1g}), so it was not written. Try another format.")
     return diff
 
@@ -405,25 +258,6 @@ def _swap_in(new: Path, target: Path) -> None:
 
 # ----------------------------------------------------------------------------- metadata
 
-def metadata_for(model, config=None, dataset_summary: str = "", metrics: dict | None = None,
-                 threshold: float | None = None) -> dict[str, Any]:
-    """The caller's part of an export's metadata: model kind, data, training settings, metrics, threshold."""
-    kind = getattr(config, "model_kind", None) or getattr(model, "architecture", None) \
-        or getattr(model, "kind", None) or model.name
-    out: dict[str, Any] = {"model_name": model.name, "model_kind": kind,
-                           "parameters": int(model.count_params()) if model.built else None}
-    if config is not None:
-        out["training_config"] = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-    if dataset_summary:
-        out["dataset"] = dataset_summary
-    if metrics:
-        out["metrics"] = {str(k): v for k, v in metrics.items()}
-    if threshold is not None:
-        out["anomaly_threshold"] = float(threshold)
-        out["anomaly_rule"] = ("a sample is anomalous when the mean squared error between the model's input "
-                               "(after preprocessing) and its output is above anomaly_threshold")
-    return out
-
 
 def _metadata(caller: dict, fmt, part, graph, pre: Preprocessing, built_in: bool, notes) -> dict[str, Any]:
     return {**(caller or {}), "app": APP, "format": fmt, "part": part,
@@ -440,10 +274,6 @@ def _metadata(caller: dict, fmt, part, graph, pre: Preprocessing, built_in: bool
 
 def _shape_list(shape) -> list:
     return [None if d is None else int(d) for d in tuple(shape)]
-
-
-def _shape_text(shape) -> str:
-    return "x".join("any" if d is None else str(d) for d in tuple(shape))
 
 
 def _write_json(path: Path, data: dict) -> None:

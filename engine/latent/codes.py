@@ -1,4 +1,5 @@
-"""Latent-space tools for the Sampling tab: encode, decode, sample the prior, walk a 2-D plane.
+"""A generative model's latent space: encode, decode, sample the prior, lay codes on a 2-D plane, walk
+between two codes.
 
 Qt-free. Every function takes a trained VAE or AAE (engine.models.generative) and checks its input,
 raising ConfigError (a ValueError) with a clear message. TensorFlow is only imported when a
@@ -10,43 +11,18 @@ the TOP row (highest y), each row from left (lowest x) to right.
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from engine.core.config import ConfigError
-from engine.core.events import EventCallback, Progress
+from engine.core.errors import ConfigError
+from engine.core.jobs import JobState
+from engine.models.guards import checked_codes, checked_images, require_generative, require_vae
+from engine.models.predict import in_batches
 
 MANIFOLD_QUANTILES = (0.05, 0.95)
 PLANE_MARGIN = 0.1  # bounds extend this share of the range beyond the points
-
-
-def is_generative(model) -> bool:
-    """True for a VAE or AAE made by Autoencoder Studio."""
-    if model is None or getattr(model, "kind", None) not in ("vae", "aae"):
-        return False
-    from engine.models.generative import AAE, VAE
-
-    return isinstance(model, (VAE, AAE))
-
-
-def require_generative(model) -> None:
-    """ConfigError, saying what the model is and what to do, unless it is a VAE or AAE."""
-    if is_generative(model):
-        return
-    if model is None:
-        raise ConfigError("No model yet: train a Variational or Adversarial model in the Training tab, or open one.")
-    name = str(getattr(model, "name", "") or "")
-    if name.endswith("_autoencoder"):
-        what = f"a {name[:-len('_autoencoder')]} autoencoder"
-    elif "dncnn" in name.lower() or "denoiser" in name.lower():
-        what = "a denoiser"
-    else:
-        what = f"the model {name!r}" if name else "this model"
-    raise ConfigError(f"This is {what}, not a VAE or AAE: train a Variational or Adversarial model in the "
-                      f"Training tab, or open one.")
 
 
 def latent_dim(model) -> int:
@@ -64,32 +40,6 @@ def describe(model) -> str:
     return f"AAE, latent {model.latent_dim}, {prior}"
 
 
-def checked_images(model, x) -> np.ndarray:
-    """x as float32 (n, h, w, c) the model takes (one sample gets a batch axis); ConfigError if not."""
-    x = np.asarray(x, dtype=np.float32)
-    expected = tuple(model.input_shape[1:])
-    if x.shape == expected:
-        x = x[None]
-    if x.shape[1:] != expected:
-        raise ConfigError(f"This model takes samples of {'x'.join(map(str, expected))}, but got "
-                          f"{'x'.join(map(str, x.shape[1:])) or 'a scalar'}.")
-    if not np.isfinite(x).all():
-        raise ConfigError("The samples hold NaN or infinite values.")
-    return x
-
-
-def _codes(model, z) -> np.ndarray:
-    z = np.asarray(z, dtype=np.float32)
-    d = int(model.latent_dim)
-    if z.ndim == 1:
-        z = z[None]
-    if z.ndim != 2 or z.shape[1] != d:
-        raise ConfigError(f"Latent points must have {d} coordinate(s) each (shape (n, {d})); got shape {z.shape}.")
-    if not np.isfinite(z).all():
-        raise ConfigError("Latent points hold NaN or infinite values.")
-    return z
-
-
 def encode_means(model, x, batch_size: int = 256, refine_steps: int = 0) -> np.ndarray:
     """(n, latent) codes: the posterior mean z_mean for a VAE, the (deterministic) code for an AAE.
     refine_steps > 0 (VAE only): the mean after that many steps of per-image posterior refinement
@@ -100,20 +50,17 @@ def encode_means(model, x, batch_size: int = 256, refine_steps: int = 0) -> np.n
 
         return inference.refine_posterior(model, x, steps=refine_steps, batch_size=batch_size).mean
     x = checked_images(model, x)
-    if batch_size < 1:
-        raise ConfigError(f"batch_size must be at least 1, got {batch_size}.")
-    parts = [np.asarray(model.encoder(x[i:i + batch_size], training=False), dtype=np.float32)
-             for i in range(0, len(x), batch_size)]
-    return np.concatenate(parts) if parts else np.empty((0, model.latent_dim), np.float32)
+    codes = in_batches(lambda batch: model.encoder(batch, training=False), x, batch_size)
+    return codes if len(x) else np.empty((0, model.latent_dim), np.float32)
 
 
 def decode(model, z, batch_size: int = 256) -> np.ndarray:
     """(n, h, w, c) float32 images in [0, 1] decoded from latent points z of shape (n, latent)."""
     require_generative(model)
-    z = _codes(model, z)
-    parts = [np.asarray(model.decoder(z[i:i + batch_size], training=False), dtype=np.float32)
-             for i in range(0, len(z), batch_size)]
-    out = np.concatenate(parts) if parts else np.empty((0,) + tuple(model.output_shape[1:]), np.float32)
+    z = checked_codes(model, z)
+    out = in_batches(lambda batch: model.decoder(batch, training=False), z, batch_size)
+    if not len(z):
+        out = np.empty((0,) + tuple(model.output_shape[1:]), np.float32)
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
@@ -272,7 +219,7 @@ def latent_path(z_a, z_b, steps: int = 10, mode: str = "linear") -> np.ndarray:
 def interpolate(model, z_a, z_b, steps: int = 10, mode: str = "linear") -> np.ndarray:
     """(steps, h, w, c) images decoded along latent_path(z_a, z_b, steps, mode)."""
     require_generative(model)
-    return decode(model, latent_path(_codes(model, z_a)[0], _codes(model, z_b)[0], steps, mode))
+    return decode(model, latent_path(checked_codes(model, z_a)[0], checked_codes(model, z_b)[0], steps, mode))
 
 
 @dataclass
@@ -285,41 +232,39 @@ class LatentView:
     negative_elbo: float | None = None  # VAE: mean -ELBO of the samples under the posterior used, nats
 
 
-def sampling_job(model, dataset, limit: int = 10000, refine_steps: int = 0):
-    """Job (engine.jobs style): encode up to `limit` validation samples and lay them on a Plane;
-    for a VAE also their mean -ELBO (refine_steps > 0: after posterior refinement, VAE only).
-    A stop request ends encoding early; the view then covers the samples done so far."""
+def encode_view(model, dataset, state: JobState | None = None, limit: int = 10000,
+                refine_steps: int = 0) -> LatentView:
+    """Encode up to `limit` validation samples and lay them on a Plane; for a VAE also their mean -ELBO
+    (refine_steps > 0: after posterior refinement, VAE only). A stop request ends encoding early; the
+    view then covers the samples done so far."""
+    from engine.latent import inference
 
-    def job(on_event: EventCallback, stop: threading.Event) -> LatentView:
-        from engine.latent import inference
-
-        require_generative(model)
-        if refine_steps:
-            inference.require_vae(model)
-        x = np.asarray(dataset.x_val[:limit], dtype=np.float32)
-        if len(x) == 0:
-            raise ConfigError("The data has no validation samples to encode.")
-        checked_images(model, x[:1])
-        what = (f"Refining the codes ({refine_steps} steps per sample)…" if refine_steps
-                else "Encoding the validation samples…")
-        parts, elbos = [], []
-        batch = 256 if refine_steps else 1024  # refining is slow: finer progress, quicker stops
-        for i in range(0, len(x), batch):
-            if stop.is_set() and parts:
-                break
-            xb = x[i:i + batch]
-            if model.kind == "vae":
-                posterior = inference.refine_posterior(model, xb, steps=refine_steps)
-                parts.append(posterior.mean)
-                elbos.append(inference.negative_elbo(model, xb, posterior).sampled)
-            else:
-                parts.append(encode_means(model, xb))
-            on_event(Progress(min(i + batch, len(x)), len(x), what))
-        means = np.concatenate(parts)
-        y = getattr(dataset, "y_val", None)
-        labels = None if y is None else np.asarray(y[:len(means)])
-        plane = project_2d(means)
-        elbo = float(np.concatenate(elbos).mean()) if elbos else None
-        return LatentView(means, labels, plane, plane.to_plane(means), refine_steps, elbo)
-
-    return job
+    state = state or JobState()
+    require_generative(model)
+    if refine_steps:
+        require_vae(model)
+    x = np.asarray(dataset.x_val[:limit], dtype=np.float32)
+    if len(x) == 0:
+        raise ConfigError("The data has no validation samples to encode.")
+    checked_images(model, x[:1])
+    what = (f"Refining the codes ({refine_steps} steps per sample)…" if refine_steps
+            else "Encoding the validation samples…")
+    parts, elbos = [], []
+    batch = 256 if refine_steps else 1024  # refining is slow: finer progress, quicker stops
+    for i in range(0, len(x), batch):
+        if state.should_stop() and parts:
+            break
+        xb = x[i:i + batch]
+        if model.kind == "vae":
+            posterior = inference.refine_posterior(model, xb, steps=refine_steps)
+            parts.append(posterior.mean)
+            elbos.append(inference.negative_elbo(model, xb, posterior).sampled)
+        else:
+            parts.append(encode_means(model, xb))
+        state.progress(min(i + batch, len(x)), len(x), what)
+    means = np.concatenate(parts)
+    y = getattr(dataset, "y_val", None)
+    labels = None if y is None else np.asarray(y[:len(means)])
+    plane = project_2d(means)
+    elbo = float(np.concatenate(elbos).mean()) if elbos else None
+    return LatentView(means, labels, plane, plane.to_plane(means), refine_steps, elbo)

@@ -17,11 +17,13 @@ from __future__ import annotations
 import math
 import weakref
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-from engine.core.config import ConfigError
+from engine.core.errors import ConfigError
+from engine.core.jobs import JobState
+from engine.models.guards import checked_images, require_vae
+from engine.models.predict import in_batches
 
 DEFAULT_STEPS = 30
 DEFAULT_LR = 0.02  # 30 steps: 0.02 137.0, 0.05 137.2, 0.1 137.7 nats (latent-2 conv VAE, 1k test images)
@@ -50,15 +52,6 @@ class ElboTerms:
     kl: np.ndarray
 
 
-def require_vae(model) -> None:
-    from engine.latent.codes import require_generative
-
-    require_generative(model)
-    if model.kind != "vae":
-        raise ConfigError("Refining codes needs a VAE: an AAE's encoder gives one deterministic code per image, "
-                          "with no posterior or ELBO to improve.")
-
-
 def _steps(steps) -> int:
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 0 <= steps <= MAX_STEPS:
         raise ConfigError(f"Refinement steps must be a whole number from 0 to {MAX_STEPS}, got {steps!r}.")
@@ -74,20 +67,14 @@ def _positive(name: str, value, whole: bool = False):
 
 def encode(model, x, batch_size: int = 256) -> Posterior:
     """The encoder's own posterior for images x (n, h, w, c) or one image (h, w, c)."""
-    from engine.latent.codes import checked_images
-
     require_vae(model)
     x = checked_images(model, x)
     _positive("batch_size", batch_size, whole=True)
-    means, log_vars = [], []
-    for i in range(0, len(x), batch_size):
-        m, lv = model.encoder(x[i:i + batch_size], training=False)
-        means.append(np.asarray(m, np.float32))
-        log_vars.append(np.asarray(lv, np.float32))
-    if not means:
+    if not len(x):
         empty = np.empty((0, model.latent_dim), np.float32)
         return Posterior(empty, empty.copy())
-    return Posterior(np.concatenate(means), np.concatenate(log_vars))
+    mean, log_var = in_batches(lambda batch: model.encoder(batch, training=False), x, batch_size)
+    return Posterior(mean, log_var)
 
 
 def _refiner(model, samples: int):
@@ -144,23 +131,19 @@ def _make_refiner(model, samples: int):
 
 
 def refine_posterior(model, x, steps: int = DEFAULT_STEPS, learning_rate: float = DEFAULT_LR, samples: int = 1,
-                     seed: int = 0, batch_size: int = 500,
-                     should_stop: Callable[[], bool] | None = None,
-                     on_progress: Callable[[int, int], None] | None = None) -> Posterior:
+                     seed: int = 0, batch_size: int = 500, state: JobState | None = None) -> Posterior:
     """The encoder's posterior for images x, then `steps` Adam steps (rate `learning_rate`) per image
     on that image's negative ELBO (`samples` posterior draws per step), the decoder fixed.
 
     steps=0 returns the encoder's posterior unchanged. Deterministic for a given seed.
-    `should_stop()` is checked between batches (then the rest keep the encoder's guess);
-    `on_progress(done, total)` is called after each batch."""
+    With `state`: a stop request is honoured between batches (the rest keep the encoder's guess), and
+    progress is reported after each batch."""
     import tensorflow as tf
 
     steps = _steps(steps)
     _positive("The refinement learning rate", learning_rate)
     _positive("The number of posterior samples", samples, whole=True)
     _positive("batch_size", batch_size, whole=True)
-    from engine.latent.codes import checked_images
-
     require_vae(model)
     x = checked_images(model, x)
     posterior = encode(model, x, batch_size=batch_size)
@@ -169,15 +152,15 @@ def refine_posterior(model, x, steps: int = DEFAULT_STEPS, learning_rate: float 
     mean, log_var = posterior.mean.copy(), posterior.log_var.copy()
     refine = _refiner(model, int(samples))
     for i in range(0, len(x), batch_size):
-        if should_stop is not None and should_stop():
+        if state is not None and state.should_stop():
             break
         part = slice(i, i + batch_size)
         m, lv = refine(tf.constant(x[part]), tf.constant(mean[part]), tf.constant(log_var[part]),
                        tf.constant(steps), tf.constant(float(learning_rate), tf.float32),
                        tf.constant(int(seed) * 100003 + i, tf.int32))
         mean[part], log_var[part] = np.asarray(m), np.asarray(lv)
-        if on_progress is not None:
-            on_progress(min(i + batch_size, len(x)), len(x))
+        if state is not None:
+            state.progress(min(i + batch_size, len(x)), len(x), "Refining the codes…")
     return Posterior(mean, log_var)
 
 
@@ -185,8 +168,6 @@ def negative_elbo(model, x, posterior: Posterior | None = None, seed: int = 0, b
     """Per-image -ELBO of images x under `posterior` (default: the encoder's), in nats, with one
     posterior draw per image from a NumPy generator seeded `seed` (independent of any refinement)."""
     from engine.models.generative import bce_sum, kl_divergence
-    from engine.latent.codes import checked_images
-
     require_vae(model)
     x = checked_images(model, x)
     if posterior is None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import keras
 
 from engine.core.fileio import atomic_path
+from engine.models.builders import named_parts
 
 
 @dataclass(frozen=True)
@@ -20,25 +21,10 @@ class LayerRow:
     part: str  # "encoder", "decoder", "discriminator" or "" for top-level layers
 
 
-def _parts(model: keras.Model) -> list[tuple[str, keras.Model]]:
-    """Named sub-models (encoder, decoder, discriminator) in data-flow order, or the model itself."""
-    found = []
-    for name in ("encoder", "decoder", "discriminator"):
-        part = getattr(model, name, None)
-        if not isinstance(part, keras.Model):
-            try:
-                part = model.get_layer(name)
-            except ValueError:
-                part = None
-        if isinstance(part, keras.Model):
-            found.append((name, part))
-    return found or [("", model)]
-
-
 def layer_rows(model: keras.Model) -> list[LayerRow]:
     """Every layer of the model, sub-models expanded, with its output shape and parameter count."""
     rows = []
-    for part, sub in _parts(model):
+    for part, sub in named_parts(model):
         for layer in sub.layers:
             if isinstance(layer, keras.layers.InputLayer):
                 shape = layer.batch_shape if hasattr(layer, "batch_shape") else layer.output.shape
@@ -65,7 +51,7 @@ def summary_text(model: keras.Model) -> str:
         model.summary(print_fn=lambda text, **_kw: lines.append(text), expand_nested=True, line_length=100)
     except ValueError:  # a subclassed model that was never built
         lines.append(f"{model.name}: not built yet")
-    for name, part in _parts(model):
+    for name, part in named_parts(model):
         if part is not model and name and not any(name in line for line in lines[:3]):
             part.summary(print_fn=lambda text, **_kw: lines.append(text), line_length=100)
     return "\n".join(lines)

@@ -7,7 +7,8 @@ import math
 import keras
 from keras import layers
 
-from engine.core.config import SEQUENCE_KINDS, ConfigError, TrainConfig
+from engine.core.config import SEQUENCE_KINDS, TrainConfig
+from engine.core.errors import ConfigError
 
 DEEP_UNITS = (128, 64)
 WIDE_DEEP_UNITS = (256, 64)  # for inputs of 512+ features (e.g. 28x28 images): measured better on one-class MNIST
@@ -24,7 +25,7 @@ def build_autoencoder(config: TrainConfig, input_shape: tuple[int, ...], output_
     """The autoencoder for `config.model_kind` on samples of `input_shape` (`n_classes`: mixture-prior AAE only)."""
     input_shape = tuple(int(d) for d in input_shape)
     if config.generative:
-        from engine.models.generative import build_generative
+        from engine.models.generative_parts import build_generative
 
         return build_generative(config, input_shape, n_classes, output_activation)
     if config.model_kind == "residual":
@@ -52,22 +53,40 @@ def _residual(config: TrainConfig, input_shape) -> keras.Model:
     return build_dncnn(config.depth, config.filters, channels=input_shape[-1])
 
 
+PART_NAMES = ("encoder", "decoder", "discriminator")  # the named sub-models, in data-flow order
+
+
+def part(model: keras.Model, name: str) -> keras.Model | None:
+    """The sub-model `name` of a model made here (VAE / AAE hold theirs as attributes), else None."""
+    found = getattr(model, name, None)
+    if isinstance(found, keras.Model):
+        return found
+    try:
+        found = model.get_layer(name)
+    except ValueError:
+        return None
+    return found if isinstance(found, keras.Model) else None
+
+
+def named_parts(model: keras.Model) -> list[tuple[str, keras.Model]]:
+    """The model's named sub-models in data-flow order, or [("", model)] for a single network."""
+    found = [(name, p) for name in PART_NAMES if (p := part(model, name)) is not None]
+    return found or [("", model)]
+
+
 def encoder_of(model: keras.Model) -> keras.Model:
-    return _part(model, "encoder")
+    return _required_part(model, "encoder")
 
 
 def decoder_of(model: keras.Model) -> keras.Model:
-    return _part(model, "decoder")
+    return _required_part(model, "decoder")
 
 
-def _part(model: keras.Model, name: str) -> keras.Model:
-    part = getattr(model, name, None)  # VAE / AAE (engine.models.generative) hold their parts as attributes
-    if isinstance(part, keras.Model):
-        return part
-    try:
-        return model.get_layer(name)
-    except ValueError as exc:
-        raise ConfigError(f"Model {model.name!r} has no {name} part; it was not made by Autoencoder Studio.") from exc
+def _required_part(model: keras.Model, name: str) -> keras.Model:
+    found = part(model, name)
+    if found is None:
+        raise ConfigError(f"Model {model.name!r} has no {name} part; it was not made by Autoencoder Studio.")
+    return found
 
 
 def _dense_parts(code_size, hidden, l1, input_shape, output_activation):

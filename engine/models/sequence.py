@@ -12,7 +12,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from engine.core.config import ConfigError, TrainConfig
+from engine.core.config import TrainConfig
+from engine.core.errors import ConfigError
 from engine.models.generative import PACKAGE
 
 HEADS = 4

@@ -1,10 +1,8 @@
-"""Run store: every training recorded in its own folder (settings, curves, metrics, a resumable
-checkpoint, the kept model), plus the tf.distribute strategies. Importing it loads no TensorFlow."""
+"""The run store: every training recorded in its own folder (settings, curves, metrics, a resumable
+checkpoint, the kept model), listed newest first. Importing it loads no TensorFlow."""
 from __future__ import annotations
 
 import csv
-import importlib.util
-import io
 import json
 import os
 import secrets
@@ -12,25 +10,17 @@ import shutil
 import socket
 import threading
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from engine.core.config import ConfigError, TrainConfig
-from engine.core.fileio import atomic_path, json_safe
+from engine.core.errors import RunError
+from engine.core.config import TrainConfig
+from engine.core.fileio import atomic_path, write_json
 
 STATUSES = ("running", "finished", "stopped", "failed", "interrupted")
-CHECKPOINT_STATE = "autoencoder_studio/state.json"  # training state, inside checkpoint.keras
-CHECKPOINT_BEST = "autoencoder_studio/best_weights.npz"  # kept best weights when they differ from the current
 _active: set[str] = set()  # paths of runs this process is training now
 _active_lock = threading.Lock()
-
-
-class RunError(ValueError):
-    """A run cannot be read, deleted or resumed; the message says why."""
 
 
 def default_runs_dir() -> Path:
@@ -159,12 +149,6 @@ class RunStore:
         return run
 
 
-def write_json(path: Path, value: Any) -> None:
-    """JSON through a temporary file (NaN and infinities become null)."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(json_safe(value), indent=1, allow_nan=False))
-
-
 def mark_active(run: RunInfo, active: bool) -> None:
     with _active_lock:
         (_active.add if active else _active.discard)(str(run.path.resolve()))
@@ -209,180 +193,10 @@ def _owner_alive(owner: dict[str, Any], run: RunInfo) -> bool:
 
 # ----------------------------------------------------------------------------- checkpoints
 
-def write_checkpoint(model, path: Path, state: dict[str, Any], best_weights: list[np.ndarray] | None) -> None:
-    """model.save (weights + optimizer state) with the training state inside the same zip, atomically."""
-    with atomic_path(path) as tmp:
-        model.save(tmp)
-        with zipfile.ZipFile(tmp, "a") as archive:
-            archive.writestr(CHECKPOINT_STATE, json.dumps(json_safe(state)))
-            if best_weights is not None:
-                buffer = io.BytesIO()
-                np.savez(buffer, *best_weights)
-                archive.writestr(CHECKPOINT_BEST, buffer.getvalue())
-
-
-def restore_checkpoint(model, path: Path) -> dict[str, Any]:
-    """Load a checkpoint's weights and optimizer state(s) into a freshly built and compiled `model`
-    (no code is deserialised); returns the state with 'best_weights' added."""
-    if not path.is_file() or not zipfile.is_zipfile(path):
-        raise RunError(f"{path} is missing or not a complete checkpoint; the run cannot be resumed.")
-    with zipfile.ZipFile(path) as archive:
-        state = json.loads(archive.read(CHECKPOINT_STATE))
-        best = _read_npz(archive.read(CHECKPOINT_BEST)) if CHECKPOINT_BEST in archive.namelist() else None
-    for optimizer, variables in _optimizers(model):
-        if not optimizer.built:
-            optimizer.build(variables)
-    try:
-        model.load_weights(path)
-    except Exception as exc:  # shape or structure mismatch: other data or another program version
-        raise RunError(f"The checkpoint does not fit this model and data ({exc}); was the data changed?") from exc
-    state["best_weights"] = best if best is not None else model.get_weights()
-    return state
-
-
-def _read_npz(raw: bytes) -> list[np.ndarray]:
-    with np.load(io.BytesIO(raw), allow_pickle=False) as arrays:
-        return [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
-
-
-def _optimizers(model) -> list[tuple[Any, list]]:
-    """Each optimizer with the variables its train step applies it to (the order fixes its slots)."""
-    from engine.models.generative import VAE, AAE
-
-    if isinstance(model, (VAE, AAE)):  # their train_step applies it to encoder + decoder only
-        found = [(model.optimizer, model.encoder.trainable_variables + model.decoder.trainable_variables)]
-    else:
-        found = [(model.optimizer, model.trainable_variables)]
-    if getattr(model, "discriminator_optimizer", None) is not None:  # AAE
-        found += [(model.discriminator_optimizer, model.discriminator.trainable_variables),
-                  (model.generator_optimizer, model.encoder.trainable_variables)]
-    return found
-
 
 # ----------------------------------------------------------------------------- recording
-
-class RunRecorder:
-    """After every epoch: history.json, run.json (running + metrics), checkpoint.keras, checkpoint.json.
-    At the end: model.keras (the kept best model) and the final status. `tracker` is the training's
-    event streamer (history, best_epoch, best_val, best_weights, stopped_by_user, nan_message)."""
-
-    def __init__(self, run: RunInfo, store: RunStore | None = None):
-        self.run, self.store = run, store or RunStore(run.path.parent)
-        self.model = self.tracker = None
-        self.started = time.perf_counter()
-        self.seconds_before = float(run.metrics.get("seconds") or 0.0)
-
-    def begin(self, model, tracker) -> None:
-        """Mark the run running in this process; removes temporary files a killed save left behind."""
-        self.model, self.tracker = model, tracker
-        for stray in self.run.path.glob(".*.tmp*"):
-            stray.unlink(missing_ok=True)
-        mark_active(self.run, True)
-        self.run.status, self.run.message = "running", ""
-        self.store.save(self.run)
-
-    def keras_callbacks(self) -> list:
-        """This recorder, a CSV log and (when the tensorboard package is installed) TensorBoard logs,
-        as Keras callbacks to put after the streamer."""
-        import keras
-
-        callbacks = [keras.callbacks.LambdaCallback(on_epoch_end=self.epoch_ended),
-                     keras.callbacks.CSVLogger(str(self.run.path / "log.csv"), append=True)]
-        if tensorboard_available():
-            callbacks.append(keras.callbacks.TensorBoard(str(self.run.path / "tensorboard"), update_freq="epoch",
-                                                         write_graph=False, profile_batch=0))
-        return callbacks
-
-    def epoch_ended(self, epoch: int, logs=None) -> None:
-        """Record an epoch the tracker accepted (not one cut short by a stop or a NaN)."""
-        t = self.tracker
-        if len(t.history.get("loss", [])) != epoch + 1:
-            return
-        state = {"epoch": epoch + 1, "best_epoch": t.best_epoch, "best_val": t.best_val,
-                 "history": t.history, "saved": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        write_checkpoint(self.model, self.run.checkpoint_path, state,
-                         None if t.best_epoch == epoch else t.best_weights)
-        write_json(self.run.path / "checkpoint.json", state)
-        self._update("running")
-
-    def finished(self, model, code_activation: float | None) -> None:
-        """Save the kept model and the final status (stopped / failed after a NaN / finished)."""
-        t = self.tracker
-        if t.best_weights is not None:
-            from engine.models.files import save_model
-
-            save_model(model, self.run.model_path)
-        status = "failed" if t.nan_message else "stopped" if t.stopped_by_user else "finished"
-        self._update(status, t.nan_message, mean_code_activation=code_activation)
-
-    def failed(self, exc: BaseException) -> None:
-        """Record an exception as the run's end."""
-        self._update("failed", str(exc) or type(exc).__name__)
-
-    def _update(self, status: str, message: str = "", **extra: Any) -> None:
-        t = self.tracker
-        self.run.status, self.run.message = status, message
-        if t is not None:  # before begin() (e.g. a failed resume) the recorded curves and best stay
-            self.run.history = dict(t.history)
-            extra.update(best_val_loss=None if t.best_epoch is None else t.best_val, best_epoch=t.best_epoch)
-        self.run.metrics = {**self.run.metrics, **extra, "epochs_done": len(self.run.history.get("loss", [])),
-                            "seconds": round(self.seconds_before + time.perf_counter() - self.started, 3)}
-        self.store.save(self.run)
-
-
-def tensorboard_available() -> bool:
-    """TensorFlow 2.21 no longer installs TensorBoard; its summaries need the `tensorboard` package."""
-    return importlib.util.find_spec("tensorboard") is not None
-
-
-def mean_code_activation(model, x: np.ndarray, limit: int = 1000) -> float | None:
-    """Mean absolute code (encoder output; the latent means for VAE / AAE) over up to `limit`
-    samples; None for models without an encoder (e.g. the residual denoiser)."""
-    from engine.models.builders import encoder_of
-
-    try:
-        encoder = encoder_of(model)
-    except ConfigError:
-        return None
-    total, count = 0.0, 0
-    for i in range(0, min(len(x), limit), 256):
-        code = encoder(x[i:min(i + 256, limit)], training=False)
-        code = np.asarray(code[0] if isinstance(code, (list, tuple)) else code, dtype=np.float64)
-        total, count = total + float(np.abs(code).sum()), count + code.size
-    return total / count if count else None
 
 
 # ----------------------------------------------------------------------------- distribution
 
-def make_strategy(name: str = "default"):
-    """None for "default"; a MirroredStrategy over 2+ GPUs (else 2+ logical CPUs) for "mirrored";
-    a MultiWorkerMirroredStrategy for "multiworker" (needs TF_CONFIG). ConfigError when impossible."""
-    if name in ("default", "", None):
-        return None
-    if name not in ("mirrored", "multiworker"):
-        raise ConfigError(f"Unknown distribution {name!r}; choose default, mirrored or multiworker.")
-    import tensorflow as tf
 
-    if name == "multiworker":
-        _check_tf_config(os.environ.get("TF_CONFIG"))
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    gpus, cpus = tf.config.list_logical_devices("GPU"), tf.config.list_logical_devices("CPU")
-    if len(gpus) >= 2:
-        return tf.distribute.MirroredStrategy([d.name for d in gpus])
-    if len(cpus) >= 2:
-        return tf.distribute.MirroredStrategy([d.name for d in cpus])
-    visible = ", ".join(d.name for d in gpus + cpus) or "none"
-    raise ConfigError(f"Mirrored training needs at least 2 GPUs (or 2 logical devices of one kind); "
-                      f"visible: {visible}. Use the default (one device) instead.")
-
-
-def _check_tf_config(raw: str | None) -> None:
-    if not raw:
-        raise ConfigError("Multi-worker training needs the TF_CONFIG environment variable (the cluster's workers "
-                          "and this worker's task) set before starting; it is not set. Use the default instead.")
-    try:
-        cluster = json.loads(raw)["cluster"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"TF_CONFIG is not valid JSON with a 'cluster' entry: {exc}") from exc
-    if not cluster:
-        raise ConfigError("TF_CONFIG names an empty cluster.")

@@ -1,23 +1,24 @@
 """Files saved by version 0.1 (tests/fixtures/v0_1) still open: models, runs (and resume), detectors."""
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from engine.core.config import TrainConfig
 from engine.data.dataset import Dataset
-from engine.anomaly.detector import data_for, load_detector, score
+from engine.anomaly.detector import data_for, score
+from engine.anomaly.files import load_detector
 from engine.models.files import load_model
 from engine.training.runs import RunStore
 from engine.training.fit import train
+from tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "v0_1"
+V0_1 = FIXTURES / "v0_1"
 RUN_ID = "20261130-000000-dense-v01"
 
 
 def images():
-    x = np.load(FIXTURES / "images.npy", allow_pickle=False)
+    x = np.load(V0_1 / "images.npy", allow_pickle=False)
     return Dataset(x[:32], x[32:], source="compat fixture")
 
 
@@ -26,7 +27,7 @@ def images():
     ("transformer.keras", None, (8, 1)),
 ])
 def test_saved_models_open_in_safe_mode(name, kind, input_shape):
-    model = load_model(FIXTURES / name)
+    model = load_model(V0_1 / name)
     assert tuple(model.input_shape[1:]) == input_shape
     assert getattr(model, "kind", None) == kind
     x = np.random.default_rng(0).random((2,) + input_shape).astype(np.float32)
@@ -36,7 +37,7 @@ def test_saved_models_open_in_safe_mode(name, kind, input_shape):
 
 
 def test_a_stopped_run_lists_and_resumes(tmp_path):
-    shutil.copytree(FIXTURES / "runs", tmp_path / "runs")
+    shutil.copytree(V0_1 / "runs", tmp_path / "runs")
     store = RunStore(tmp_path / "runs")
     [run] = store.runs()
     assert run.id == RUN_ID and run.status == "stopped" and len(run.history["loss"]) == 2
@@ -48,7 +49,7 @@ def test_a_stopped_run_lists_and_resumes(tmp_path):
 
 
 def test_a_saved_detector_opens_and_scores_as_before():
-    detector = load_detector(FIXTURES / "synthetic.aedet")
+    detector = load_detector(V0_1 / "synthetic.aedet")
     assert detector.kind == "table" and detector.threshold == 0.75 and len(detector.names) == 10
-    expected = np.load(FIXTURES / "synthetic_scores.npy", allow_pickle=False)
+    expected = np.load(V0_1 / "synthetic_scores.npy", allow_pickle=False)
     np.testing.assert_allclose(score(detector.model, data_for(detector)).errors, expected, rtol=1e-5, atol=1e-7)

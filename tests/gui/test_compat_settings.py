@@ -1,17 +1,17 @@
 """A settings file written by version 0.1 (tests/fixtures/v0_1/settings.ini) restores the same window."""
 import shutil
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
 
 from gui.main_window import MainWindow
+from tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "v0_1"
+V0_1 = FIXTURES / "v0_1"
 
 
 def test_old_settings_restore_every_tab(qtbot, tmp_path, messages):
-    shutil.copy(FIXTURES / "settings.ini", tmp_path / "settings.ini")
+    shutil.copy(V0_1 / "settings.ini", tmp_path / "settings.ini")
     window = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
     qtbot.addWidget(window)
     training = window.training_tab

@@ -6,15 +6,15 @@ import sys
 import textwrap
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QTimer
 
 from gui import worker as worker_module
+from gui.failures import failure_text
 from gui.worker import JobRunner
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -40,8 +40,8 @@ class Recorder:
         self.results.append(result)
         self.order.append("succeeded")
 
-    def _on_failed(self, message, detail):
-        self.failures.append((message, detail))
+    def _on_failed(self, exc):
+        self.failures.append(exc)
         self.order.append("failed")
 
     def _on_finished(self):
@@ -57,9 +57,9 @@ def wait_until_stopped(stop: threading.Event) -> str:
 def test_events_arrive_in_order_then_result_then_finished(qtbot, runner):
     rec = Recorder(runner)
 
-    def job(on_event, stop):
+    def job(state):
         for i in range(5):
-            on_event(("tick", i))
+            state.emit(("tick", i))
         return 42
 
     with qtbot.waitSignal(runner.finished, timeout=5000):
@@ -71,7 +71,7 @@ def test_events_arrive_in_order_then_result_then_finished(qtbot, runner):
 
 
 def test_job_runs_off_the_gui_thread(qtbot, runner):
-    def job(on_event, stop):
+    def job(state):
         return threading.current_thread() is threading.main_thread()
 
     with qtbot.waitSignal(runner.succeeded, timeout=5000) as blocker:
@@ -79,38 +79,38 @@ def test_job_runs_off_the_gui_thread(qtbot, runner):
     assert blocker.args == [False]
 
 
-def test_exception_becomes_failed_with_message_and_traceback(qtbot, runner):
+def test_exception_itself_reaches_the_gui_with_its_traceback(qtbot, runner):
     rec = Recorder(runner)
 
-    def job(on_event, stop):
-        on_event("before")
+    def job(state):
+        state.emit("before")
         raise ValueError("bad shape (3, 4)")
 
     with qtbot.waitSignal(runner.finished, timeout=5000):
         runner.start(job, "raises")
     assert rec.events == ["before"]
     assert rec.results == []
-    [(message, detail)] = rec.failures
-    assert message == "bad shape (3, 4)"
-    assert "ValueError" in detail and "Traceback" in detail
+    [exc] = rec.failures
+    assert type(exc) is ValueError and str(exc) == "bad shape (3, 4)"  # the object, not its text
+    assert exc.__traceback__ is not None  # where it happened, for the log
     assert rec.order == ["event", "failed", "finished"]
 
 
 def test_exception_without_message_still_says_something(qtbot, runner):
-    def job(on_event, stop):
+    def job(state):
         raise KeyboardInterrupt
 
     with qtbot.waitSignal(runner.failed, timeout=5000) as blocker:
         runner.start(job, "interrupt")
-    assert blocker.args[0] == "KeyboardInterrupt"
+    assert isinstance(blocker.args[0], KeyboardInterrupt) and failure_text(blocker.args[0]) == "KeyboardInterrupt"
 
 
 def test_stop_ends_a_cooperative_job_quickly(qtbot, runner):
     started = threading.Event()
 
-    def job(on_event, stop):  # ends by itself only after 60 s: an outcome sooner proves the stop got through
+    def job(state):  # ends by itself only after 60 s: an outcome sooner proves the stop got through
         started.set()
-        return "stopped" if stop.wait(60) else "ran out"
+        return "stopped" if state.stop_event.wait(60) else "ran out"
 
     runner.start(job, "waits for stop")
     qtbot.waitUntil(started.is_set, timeout=5000)
@@ -124,10 +124,10 @@ def test_stop_ends_a_cooperative_job_quickly(qtbot, runner):
 def test_start_while_running_is_refused(qtbot, runner):
     calls = []
 
-    def second(on_event, stop):
+    def second(state):
         calls.append("second")
 
-    runner.start(lambda on_event, stop: wait_until_stopped(stop), "first")
+    runner.start(lambda state: wait_until_stopped(state.stop_event), "first")
     assert runner.is_running()
     assert runner.start(second, "second") is False
     assert runner.job_name() == "first"
@@ -144,10 +144,10 @@ def test_wait_stops_a_running_job_and_delivers_its_outcome(qtbot, runner):
     rec = Recorder(runner)
     started = threading.Event()
 
-    def job(on_event, stop):
+    def job(state):
         started.set()
-        wait_until_stopped(stop)
-        on_event("last words")
+        wait_until_stopped(state.stop_event)
+        state.emit("last words")
         return "done"
 
     runner.start(job, "long")
@@ -161,7 +161,7 @@ def test_wait_stops_a_running_job_and_delivers_its_outcome(qtbot, runner):
 
 def test_wait_times_out_on_a_job_that_ignores_stop(qtbot, runner):
     release = threading.Event()
-    runner.start(lambda on_event, stop: release.wait(10), "stubborn")
+    runner.start(lambda state: release.wait(10), "stubborn")
     assert runner.wait(50) is False
     assert runner.is_running()
     release.set()
@@ -178,15 +178,15 @@ def test_event_loop_stays_responsive_while_a_cpu_bound_job_runs(qtbot, runner):
     timer.timeout.connect(lambda: ticks.append(time.monotonic()))
     span = []
 
-    def busy(on_event, stop):
+    def busy(state):
         span.append(time.monotonic())
         end = span[0] + 1.0
         n = 0
-        while time.monotonic() < end and not stop.is_set():
+        while time.monotonic() < end and not state.should_stop():
             sum(i * i for i in range(2000))  # pure Python: holds the GIL
             n += 1
             if n % 20 == 0:
-                on_event(n)
+                state.emit(n)
         span.append(time.monotonic())
         return n
 
@@ -205,9 +205,9 @@ def test_a_flood_of_events_is_delivered_in_order_without_stalling(qtbot, runner)
     received = []
     runner.event_emitted.connect(received.append)
 
-    def flood(on_event, stop):
+    def flood(state):
         for i in range(count):
-            on_event(i)
+            state.emit(i)
         return "flooded"
 
     with qtbot.waitSignal(runner.succeeded, timeout=20_000):
@@ -217,7 +217,7 @@ def test_a_flood_of_events_is_delivered_in_order_without_stalling(qtbot, runner)
 
 def test_no_thread_is_left_behind_after_a_job(qtbot, runner):
     with qtbot.waitSignal(runner.finished, timeout=5000):
-        runner.start(lambda on_event, stop: None, "quick")
+        runner.start(lambda state: None, "quick")
     qtbot.waitUntil(lambda: worker_module.live_threads() == [], timeout=2000)
 
 
@@ -230,7 +230,7 @@ _EXIT_SCRIPT = textwrap.dedent(
     from PySide6.QtWidgets import QApplication
     from engine.core.events import BatchEnded, EpochEnded
     from gui.worker import JobRunner
-    from gui.widgets.loss_plot import LossPlot
+    from gui.common.loss_plot import LossPlot
 
     app = QApplication([])
     plot = LossPlot()
@@ -247,13 +247,13 @@ _EXIT_SCRIPT = textwrap.dedent(
         if {quit_early} and len(seen) == 1:
             app.quit()  # aboutToQuit must stop and wait for the job
 
-    def job(on_event, stop):
+    def job(state):
         for epoch in range(3):
             for step in range(1, 21):
-                on_event(BatchEnded(epoch, step, 20, 1.0 / (1 + step)))
-            on_event(EpochEnded(epoch, 3, {{"loss": 0.5, "val_loss": 0.6}}, 0.01, True))
-        while {quit_early} and not stop.is_set():
-            stop.wait(0.01)
+                state.emit(BatchEnded(epoch, step, 20, 1.0 / (1 + step)))
+            state.emit(EpochEnded(epoch, 3, {{"loss": 0.5, "val_loss": 0.6}}, 0.01, True))
+        while {quit_early} and not state.should_stop():
+            state.stop_event.wait(0.01)
         return len("done")
 
     runner.event_emitted.connect(on_event)
@@ -286,7 +286,7 @@ def test_interpreter_exits_cleanly_after_worker_thread_signals(quit_early):
 def test_job_thread_runs_at_lower_priority_than_the_gui(qtbot, runner):
     import os
 
-    def job(on_event, stop):
+    def job(state):
         return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
     gui_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
@@ -318,8 +318,8 @@ def test_for_tab_wires_the_slots_the_tab_has(qtbot):
     runner = JobRunner.for_tab(tab)
     assert runner.parent() is tab
 
-    def job(on_event, stop):
-        on_event("hello")
+    def job(state):
+        state.emit("hello")
         return 42
 
     with qtbot.waitSignal(runner.finished, timeout=10_000):

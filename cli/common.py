@@ -1,0 +1,26 @@
+"""What the command line's modules share: its own usage errors and exit statuses, and messages on stderr."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+INTERRUPTED = 130
+
+
+class CliError(Exception):
+    """A user error: `message` is printed as "error: message", `code` is the exit status."""
+
+    def __init__(self, message: str, code: int = 2):
+        super().__init__(message)
+        self.code = code
+
+
+def tell(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def existing_path(path: str, what: str) -> Path:
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise CliError(f"{what} {path} does not exist.")
+    return p

@@ -1,0 +1,365 @@
+"""Anomaly detection tab: train a detector on normal data, score everything, choose a threshold."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
+from PySide6.QtWidgets import (QFileDialog, QGridLayout, QLabel, QMessageBox,
+                               QProgressBar, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
+
+from engine import jobs
+from engine.anomaly import scores as anomaly
+from engine.anomaly.detector import Detector, DetectorOutcome, Scores, data_kind
+from engine.anomaly.files import DETECTOR_SUFFIX
+from engine.core.config import MODEL_LABELS, TrainConfig
+from engine.core.errors import ConfigError, DetectorFileError
+from engine.core.events import BatchEnded, EpochEnded, Progress, Started
+from gui.failures import failure_text
+from gui.tabs.anomaly.model_box import DetectorModelBox
+from gui.tabs.anomaly.sources import AnomalySourceBox
+from gui.tabs.anomaly.table_chooser import TableChooser
+from gui.tabs.anomaly.views import DetectorViews
+from gui.worker import JobRunner
+
+SUGGESTIONS = anomaly.THRESHOLD_LABELS
+
+
+class AnomalyTab(QWidget):
+    status_changed = Signal(str)
+
+    def __init__(self, session=None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.runner = JobRunner.for_tab(self)
+        self.detector: Detector | None = None
+        self.scores: Scores | None = None
+        self._inspecting: TableChooser | None = None
+        self._build()
+        self._on_source_changed()
+
+    # ----- layout -------------------------------------------------------------------
+    def _build(self) -> None:
+        splitter = QSplitter(Qt.Horizontal)
+        splitter.addWidget(self._controls())
+        splitter.addWidget(self._views())
+        splitter.setStretchFactor(1, 1)
+        QVBoxLayout(self).addWidget(splitter)
+        self._sync_enabled()
+
+    def _controls(self) -> QScrollArea:
+        self.data = d = AnomalySourceBox()
+        d.source.currentIndexChanged.connect(self._on_source_changed)
+        for chooser in (d.table_chooser, d.sequence_chooser):
+            chooser.path_chosen.connect(lambda path, c=chooser: self._inspect(c, path))
+        self.model_box = m = DetectorModelBox()
+        # the controls users (and tests) reach through the tab
+        self.source, self.table_chooser, self.sequence_chooser = d.source, d.table_chooser, d.sequence_chooser
+        self.digit_boxes, self.normal_folder, self.score_folder = d.digit_boxes, d.normal_folder, d.score_folder
+        self.window, self.stride, self.train_share = d.window, d.stride, d.train_share
+        self.model_kind, self.code_size, self.filters, self.epochs = m.model_kind, m.code_size, m.filters, m.epochs
+        self.batch_size, self.learning_rate, self.seed = m.batch_size, m.learning_rate, m.seed
+        controls = QWidget()
+        column = QVBoxLayout(controls)
+        column.addWidget(self.data)
+        column.addWidget(self.model_box)
+        column.addLayout(self._buttons())
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(controls)
+        scroll.setMinimumWidth(310)
+        return scroll
+
+    def _buttons(self) -> QGridLayout:
+        def button(text: str, slot, tip: str = "") -> QPushButton:
+            b = QPushButton(text)
+            b.setToolTip(tip)
+            b.clicked.connect(slot)
+            return b
+
+        self.train_button = button("Train detector", self.start)
+        self.stop_button = button("Stop", self.stop, "Stop training after the current batch; the best model so far "
+                                                     "is scored.")
+        self.open_button = button("Open detector…", self.open_dialog)
+        self.save_button = button("Save detector…", self._save_dialog, "Model, scaler and threshold in one file.")
+        self.score_button = button("Score another file…", self._score_dialog, "Score a new table / series file, or "
+                                                                              "a folder of images, with this detector.")
+        self.export_button = button("Export scored CSV…", self._export_dialog, "The original rows plus anomaly_score "
+                                                                               "and anomaly_flag.")
+        self.export_model_button = button("Export model…", self.show_export, "The detector's autoencoder as .keras, "
+                                          "SavedModel, TFLite or ONNX, with its scaling built in and the threshold "
+                                          "in the metadata.")
+        grid = QGridLayout()
+        for i, b in enumerate((self.train_button, self.stop_button, self.open_button, self.save_button,
+                               self.score_button, self.export_button, self.export_model_button)):
+            grid.addWidget(b, i // 2, i % 2)
+        return grid
+
+    def _views(self) -> QWidget:
+        self.progress = QProgressBar()
+        self.progress.setFormat("idle")
+        self.progress_label = QLabel("Choose data and press Train detector. The synthetic demo needs nothing else.")
+        self.progress_label.setWordWrap(True)
+        self.progress_label.setMinimumHeight(2 * self.progress_label.fontMetrics().lineSpacing() + 4)
+        self.views = v = DetectorViews()
+        v.threshold_moved.connect(self._on_threshold_moved)
+        v.sample_clicked.connect(self._on_sample_clicked)
+        v.panel.apply_clicked.connect(self.apply_suggestion)
+        # the views users (and tests) reach through the tab
+        self.loss_plot, self.score_plot, self.roc_plot, self.most, p = (v.loss_plot, v.score_plot, v.roc_plot,
+                                                                        v.most, v.panel)
+        self.panel, self.threshold, self.suggestion, self.percentile = p, p.threshold, p.suggestion, p.percentile
+        self.mad_k, self.stats_label, self.confusion = p.mad_k, p.stats_label, p.confusion
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.addWidget(self.progress)
+        column.addWidget(self.progress_label)
+        column.addWidget(self.views, 1)
+        return right
+
+    # ----- state --------------------------------------------------------------------
+    @Slot()
+    def _on_source_changed(self) -> None:
+        source = self.source.currentData()
+        self.data.show_source(source)
+        self.model_box.offer(data_kind(source))
+
+    def _sync_enabled(self) -> None:
+        running = self.runner.is_running()
+        self.train_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        self.open_button.setEnabled(not running)
+        self.save_button.setEnabled(not running and self.detector is not None)
+        self.score_button.setEnabled(not running and self.detector is not None)
+        self.export_button.setEnabled(not running and self.scores is not None)
+        self.export_model_button.setEnabled(not running and self.detector is not None)
+
+    def train_config(self) -> TrainConfig:
+        return self.model_box.train_config(data_kind(self.source.currentData()))
+
+    # ----- run ----------------------------------------------------------------------
+    @Slot()
+    def start(self) -> None:
+        if self.runner.is_running():
+            self.status_changed.emit("The anomaly tab is busy; stop the running job first.")
+            return
+        try:
+            spec, config = self.data.spec(self.seed.value()), self.train_config()
+        except ConfigError as exc:
+            QMessageBox.warning(self, "Check the settings", str(exc))
+            return
+        self.loss_plot.reset(f"Detector: {MODEL_LABELS[config.model_kind]}")
+        self.views.setCurrentWidget(self.loss_plot)
+        self._run(jobs.train_detector_job(spec, config), "train detector", "Training the detector…")
+        self.status_changed.emit("Training the anomaly detector on the normal samples…")
+
+    @Slot()
+    def stop(self) -> None:
+        if self.runner.is_running():
+            self.runner.stop()
+            self.progress_label.setText("Stopping after the current batch; the best model so far is scored…")
+
+    def _run(self, job, name: str, message: str) -> None:
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("working…")
+        self.progress_label.setText(message)
+        self.runner.start(job, name)
+        self._sync_enabled()
+
+    def _inspect(self, chooser: TableChooser, path: str) -> None:
+        if self.runner.is_running():
+            chooser.show_error("Busy: the columns are read when the running job ends. Press Enter in the path.")
+            return
+        self._inspecting = chooser
+        self._run(jobs.read_table_job(path), "read table", f"Reading {Path(path).name}…")
+
+    @Slot(object)
+    def _on_event(self, event) -> None:
+        if isinstance(event, Progress):
+            if event.total:
+                self.progress.setRange(0, event.total)
+                self.progress.setValue(event.done)
+                self.progress.setFormat(f"{event.message} %p%" if event.message else "%p%")
+            elif event.message:
+                self.progress_label.setText(event.message)
+        elif isinstance(event, Started):
+            self.loss_plot.set_total_epochs(event.total_epochs)
+            self.progress.setRange(0, event.total_epochs)
+            self.progress.setValue(0)
+            self.progress.setFormat("epoch %v/%m")
+            self.progress_label.setText(event.description)
+        elif isinstance(event, BatchEnded):
+            self.loss_plot.add_batch(event)
+        elif isinstance(event, EpochEnded):
+            self.loss_plot.add_epoch(event)
+            self.progress.setValue(event.epoch + 1)
+
+    @Slot(object)
+    def _on_succeeded(self, result) -> None:
+        if isinstance(result, DetectorOutcome):
+            self.loss_plot.mark_best(result.result.best_epoch)
+            self._show(result.detector, result.scores, result.result.message)
+            self.views.setCurrentIndex(1)
+        elif isinstance(result, Detector):
+            self.detector = result
+            self.status_changed.emit("Detector opened; scoring its data…")
+            self._score(result)
+        elif isinstance(result, Scores):
+            self._show(self.detector, result, f"Scored {result.data.source}.")
+            self.views.setCurrentIndex(1)
+        elif self._inspecting is not None:  # a Table
+            chooser, self._inspecting = self._inspecting, None
+            chooser.set_table(result, chooser.path.text().strip(), skip_index=True)  # ids and time stamps
+            self.progress_label.setText(f"Read {result.source}: choose the columns, then press Train detector.")
+
+    @Slot(object)
+    def _on_failed(self, exc: BaseException) -> None:
+        message = failure_text(exc)
+        if self._inspecting is not None:
+            chooser, self._inspecting = self._inspecting, None
+            chooser.show_error(message)
+        self.progress_label.setText(message)
+        self.status_changed.emit(message)
+        QMessageBox.warning(self, "Anomaly detection", message)
+
+    @Slot()
+    def _on_finished(self) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if self.scores is not None else 0)
+        self.progress.setFormat("idle")
+        self._sync_enabled()
+
+    def _score(self, detector: Detector, path: str = "", score_path: str = "") -> None:
+        self._run(jobs.score_new_job(detector, path, score_path), "score", "Scoring…")
+
+    # ----- showing results ----------------------------------------------------------
+    def _show(self, detector: Detector, scores: Scores, message: str) -> None:
+        self.detector, self.scores = detector, scores
+        metrics = self.views.show_scores(detector, scores)
+        notes = " ".join(scores.data.notes)
+        self.progress_label.setText(f"{message} {scores.data.source}.{metrics} {notes}".strip())
+        self.status_changed.emit(f"Anomaly detection: {len(scores.errors)} samples scored.{metrics}")
+        self._sync_enabled()
+
+    @Slot()
+    def apply_suggestion(self) -> None:
+        if self.detector is None:
+            return
+        key = self.suggestion.currentData()
+        try:
+            found = self.detector.suggestions(self.scores, self.percentile.value(), self.mad_k.value())
+        except ValueError as exc:
+            self.status_changed.emit(str(exc))
+            return
+        if key not in found:
+            QMessageBox.information(self, "Needs labels", "The F1-best threshold needs labels with both classes. "
+                                    "Choose a percentile, the largest training error or median + k x MAD.")
+            return
+        self._set_threshold(found[key])
+        self.status_changed.emit(f"Threshold set to {found[key]:.6g} ({SUGGESTIONS[key]}).")
+
+    @Slot(float, bool)
+    def _on_threshold_moved(self, value: float, from_plot: bool) -> None:
+        if self.detector is not None and (from_plot or value != self.detector.threshold):
+            self._set_threshold(value, from_plot)
+
+    def _set_threshold(self, value: float, from_plot: bool = False) -> None:
+        if self.detector is None or self.scores is None:
+            return
+        self.detector.threshold = float(value)
+        self.views.show_threshold(float(value), self.scores, from_plot)
+
+    @Slot(int)
+    def _on_sample_clicked(self, index: int) -> None:
+        if self.scores is None or not 0 <= index < len(self.scores.errors):
+            return
+        self.score_plot.highlight(index)
+        self.status_changed.emit(f"Sample {index + 1}: score {self.scores.errors[index]:.6g}.")
+
+    # ----- files --------------------------------------------------------------------
+    @Slot()
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open detector", "", f"Detectors (*{DETECTOR_SUFFIX})")
+        if path:
+            self.open_detector(path)
+
+    def open_detector(self, path: str) -> None:
+        if not self.runner.is_running():
+            self._run(jobs.open_detector_job(path), "open detector", f"Opening {Path(path).name}…")
+
+    @Slot()
+    def _save_dialog(self) -> None:
+        if self.detector is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save detector", f"detector{DETECTOR_SUFFIX}",
+                                              f"Detectors (*{DETECTOR_SUFFIX})")
+        if path:
+            self.save_detector(path)
+
+    def save_detector(self, path: str) -> bool:
+        from engine.anomaly.files import save_detector
+
+        if self.detector is None or self.runner.is_running():
+            return False
+        try:
+            written = save_detector(self.detector, path)
+        except DetectorFileError as exc:
+            QMessageBox.warning(self, "Could not save the detector", str(exc))
+            return False
+        self.status_changed.emit(f"Detector saved to {written} (threshold {self.detector.threshold:.6g}).")
+        return True
+
+    @Slot()
+    def _score_dialog(self) -> None:
+        if self.detector is None:
+            return
+        if self.detector.kind == "image":
+            path = QFileDialog.getExistingDirectory(self, "Choose a folder of images to score")
+            if path:
+                self.score_file(score_path=path)
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Choose a table to score", "",
+                                                  "Tables (*.csv *.tsv *.txt);;All files (*)")
+            if path:
+                self.score_file(path=path)
+
+    def score_file(self, path: str = "", score_path: str = "") -> None:
+        if self.detector is not None and not self.runner.is_running():
+            self._score(self.detector, path, score_path)
+
+    @Slot()
+    def _export_dialog(self) -> None:
+        if self.scores is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export scored data", "scored.csv", "CSV (*.csv)")
+        if path:
+            self.export_csv(path)
+
+    def export_csv(self, path: str) -> bool:
+        from engine.anomaly.scored_csv import write_scored_csv
+
+        if self.scores is None or self.detector is None:
+            return False
+        try:
+            written = write_scored_csv(self.scores, self.detector.threshold, path)
+        except DetectorFileError as exc:
+            QMessageBox.warning(self, "Could not export", str(exc))
+            return False
+        self.status_changed.emit(f"Scored data written to {written}.")
+        return True
+
+    @Slot()
+    def show_export(self) -> None:
+        from engine.export.plans import plan_for_detector
+        from gui.common.export_dialog import ExportDialog
+
+        if self.detector is not None:
+            self.export_dialog = ExportDialog(plan_for_detector(self.detector, self.scores), self)
+            self.export_dialog.show()
+
+    # ----- settings -----------------------------------------------------------------
+    def save_settings(self, settings: QSettings) -> None:
+        self.data.save_settings(settings)
+
+    def restore_settings(self, settings: QSettings) -> None:
+        self.data.restore_settings(settings)

@@ -1,0 +1,1 @@
+"""Reconstruction tab: originals over reconstructions with their errors, and the error histogram."""

@@ -1,0 +1,1 @@
+"""Runs tab: every recorded training, compared, reopened, resumed, deleted (run_curves draws the curves)."""

@@ -1,0 +1,64 @@
+"""Chosen runs side by side: their validation curves overlaid, and each run's mean code activation."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtWidgets import QWidget
+
+from matplotlib.ticker import MaxNLocator
+
+from gui.common.canvas import MplCanvas
+
+
+class RunCurves(MplCanvas):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent, figsize=(6, 5))
+        self.curves_ax, self.bars_ax = self.figure.subplots(2, 1, height_ratios=(3, 1.4))
+        self.curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.activations: dict[str, float] = {}
+        self.show_runs([], "val_loss")
+
+    def show_runs(self, runs, key: str = "val_loss") -> None:
+        """Overlay `key` (e.g. val_loss) of each run by epoch; bars of mean code activation below."""
+        ax, bars = self.curves_ax, self.bars_ax
+        ax.clear()
+        bars.clear()
+        self.curves, self.activations = {}, {}
+        for run in runs:
+            values = np.asarray(run.history.get(key) or run.history.get("loss") or [], float)
+            if len(values):
+                epochs = np.arange(1, len(values) + 1)
+                ax.plot(epochs, values, marker="o", markersize=3, label=_short(run))
+                self.curves[run.id] = (epochs, values)
+            activation = run.metrics.get("mean_code_activation")
+            if activation is not None:
+                self.activations[run.id] = float(activation)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(key.replace("_", " "))
+        ax.grid(True, alpha=0.3)
+        if self.curves:
+            ax.legend(fontsize="small", loc="upper right")
+            ax.set_title(f"{key.replace('_', ' ')} of {len(self.curves)} run(s)")
+        else:
+            ax.set_title("Tick runs in the list to compare their curves")
+        labels = [_short(r) for r in runs if r.id in self.activations]
+        values = [self.activations[r.id] for r in runs if r.id in self.activations]
+        bars.barh(range(len(values)), values, color="tab:green")
+        bars.set_yticks(range(len(values)), labels, fontsize=7)
+        bars.invert_yaxis()
+        bars.set_xlabel("mean code activation (validation samples)")
+        if not values:
+            bars.set_yticks([])
+            bars.text(0.5, 0.5, "no code activations recorded", ha="center", va="center", transform=bars.transAxes,
+                      color="grey")
+        self.invalidate_layout()
+        self.request_draw()
+
+
+def _short(run) -> str:
+    config = run.config
+    kind = config.get("model_kind", "?")
+    extra = f" L1 {config.get('l1_weight'):g}" if kind == "sparse" else ""
+    when = run.id[9:15]  # HHMMSS of the run's id (yyyymmdd-HHMMSS-kind-xxxx)
+    stamp = f"{when[:2]}:{when[2:4]}:{when[4:]}" if when.isdigit() else run.id[:15]
+    return f"{kind} {config.get('code_size', '')}{extra} ({stamp})"

@@ -1,0 +1,2 @@
+"""Sampling tab: prior samples, the latent manifold and scatter, interpolation (sampling_view and the
+plots it holds)."""

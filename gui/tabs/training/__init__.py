@@ -1,0 +1,1 @@
+"""Training tab: the settings form (form) and the live run (tab)."""

@@ -1,0 +1,283 @@
+"""Training tab: choose data, model and hyperparameters; watch the run live; stop; save."""
+from __future__ import annotations
+
+
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton,
+                               QScrollArea, QSplitter, QVBoxLayout, QWidget)
+
+from engine.core.config import MODEL_LABELS, TrainConfig
+from engine.core.errors import ConfigError, RunError
+from engine.core.events import BatchEnded, EpochEnded, PreviewReady, Progress, Started
+from engine.jobs import train_job
+from gui.common.image_grid import ImageGrid
+from gui.common.loss_plot import LossPlot
+from gui.failures import failure_text, stopped
+from gui.session import Session
+from gui.tabs.training.form import TrainingForm
+from gui.worker import JobRunner
+
+FORM_FIELDS = ("data_kind", "data_path", "browse", "image_size", "color", "data_info", "model_kind", "code_size",
+               "filters", "depth", "l1_weight", "denoising", "noise_factor", "beta", "prior", "code_size_label",
+               "epochs", "batch_size", "learning_rate", "cosine", "loss", "patience", "validation", "seed",
+               "distribute")
+
+
+class TrainingTab(QWidget):
+    status_changed = Signal(str)
+
+    def __init__(self, session: Session, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.runner = JobRunner.for_tab(self)
+        self._store = None
+        self._epoch_seconds: list[float] = []
+        self._steps = 1
+        self._config: TrainConfig | None = None
+        self.form = TrainingForm()
+        for name in FORM_FIELDS:  # the controls users (and tests) reach through the tab
+            setattr(self, name, getattr(self.form, name))
+        splitter = QSplitter(Qt.Horizontal)
+        splitter.addWidget(self._controls())
+        splitter.addWidget(self._live_view())
+        splitter.setStretchFactor(1, 1)
+        QVBoxLayout(self).addWidget(splitter)
+        session.model_changed.connect(self._sync_enabled)
+        session.data_choice = self.data_spec  # the data the other tabs use when asked for "the chosen data"
+        self._sync_enabled()
+
+    # ----- layout -------------------------------------------------------------------
+    def _controls(self) -> QScrollArea:
+        self.start_button = QPushButton("Start training")
+        self.start_button.setDefault(True)
+        self.start_button.clicked.connect(self.start)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop after the current batch and keep the best model so far.")
+        self.stop_button.clicked.connect(self.stop)
+        self.save_button = QPushButton("Save model…")
+        self.save_button.clicked.connect(self.save_model_dialog)
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.stop_button, self.save_button):
+            buttons.addWidget(b)
+        controls = QWidget()
+        column = QVBoxLayout(controls)
+        column.addWidget(self.form)
+        column.addLayout(buttons)
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(controls)
+        scroll.setMinimumWidth(340)
+        return scroll
+
+    def _live_view(self) -> QWidget:
+        self.progress = QProgressBar()
+        self.progress.setFormat("idle")
+        self.progress.setValue(0)
+        self.progress_label = QLabel("Press Start training to train on the built-in MNIST digits.")
+        self.progress_label.setWordWrap(True)
+        # Two lines always: a label that changes height would resize (and fully redraw) both plots.
+        self.progress_label.setMinimumHeight(2 * self.progress_label.fontMetrics().lineSpacing() + 4)
+        self.loss_plot = LossPlot(smoothing=0.6)  # batch points are already means over >= 0.1 s
+        self.preview = ImageGrid()
+        self.log_scale = QCheckBox("Log-scale loss axis")
+        self.log_scale.toggled.connect(self.loss_plot.set_log_scale)
+        label_row = QHBoxLayout()
+        label_row.addWidget(self.progress_label, 1)
+        label_row.addWidget(self.log_scale)
+        plots = QSplitter(Qt.Vertical)
+        plots.addWidget(self.loss_plot)
+        plots.addWidget(self.preview)
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.addWidget(self.progress)
+        column.addLayout(label_row)
+        column.addWidget(plots, 1)
+        return right
+
+    @Slot()
+    def _sync_enabled(self) -> None:
+        running = self.runner.is_running()
+        self.form.sync_enabled()
+        self.start_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        self.save_button.setEnabled(not running and self.session.model is not None)
+
+    # ----- configs ------------------------------------------------------------------
+    def data_spec(self):
+        return self.form.data_spec()
+
+    def train_config(self) -> TrainConfig:
+        return self.form.train_config()
+
+    def apply_config(self, config: TrainConfig) -> None:
+        self.form.apply_config(config)
+
+    # ----- run ----------------------------------------------------------------------
+    @Slot()
+    def start(self) -> None:
+        if self.runner.is_running():
+            self.status_changed.emit("Training is already running; stop it first.")
+            return
+        try:
+            spec, config = self.data_spec(), self.train_config()
+        except ConfigError as exc:
+            QMessageBox.warning(self, "Check the settings", str(exc))
+            return
+        distribute = "mirrored" if self.distribute.isChecked() else "default"
+        self._begin(train_job(spec, config, self.store, distribute=distribute), config, "Training started.")
+
+    @property
+    def store(self):
+        """The run store every training is recorded in (created on first use)."""
+        if self._store is None:
+            from engine.training.runs import RunStore
+
+            self._store = RunStore()
+        return self._store
+
+    def _begin(self, job, config: TrainConfig, message: str) -> None:
+        self._config = config
+        self._epoch_seconds.clear()
+        self.loss_plot.reset(f"{MODEL_LABELS[config.model_kind]}")
+        self.preview.clear_images()
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("starting…")
+        self.runner.start(job, "training")
+        self._sync_enabled()
+        self.status_changed.emit(message)
+
+    def resume(self, run) -> bool:
+        """Continue a recorded run from its last checkpoint, with its settings and data
+        (engine.training.resume decides whether it can)."""
+        from engine.training.resume import plan_resume
+
+        if self.runner.is_running():
+            self.status_changed.emit("Training is already running; stop it first.")
+            return False
+        try:
+            plan = plan_resume(run)
+        except (RunError, ConfigError) as exc:
+            QMessageBox.warning(self, "Cannot resume", str(exc))
+            return False
+        self.apply_config(plan.config)
+        self._begin(train_job(plan.spec, plan.config, self.store, resume=run), plan.config, f"Resuming run {run.id}.")
+        return True
+
+    @Slot()
+    def stop(self) -> None:
+        if self.runner.is_running():
+            self.runner.stop()
+            self.progress_label.setText("Stopping after the current batch…")
+
+    @Slot(object)
+    def _on_event(self, event) -> None:
+        if isinstance(event, Progress):
+            self.progress_label.setText(event.message)
+        elif isinstance(event, Started):
+            self._steps = max(1, event.steps_per_epoch)
+            self.progress.setRange(0, event.total_epochs * self._steps)
+            self.progress.setValue(0)
+            self.loss_plot.set_total_epochs(event.total_epochs)
+            self.progress_label.setText(event.description)
+            self.data_info.setText(event.data)
+        elif isinstance(event, BatchEnded):
+            self.loss_plot.add_batch(event)
+            self._show_progress(event.epoch, event.step)
+        elif isinstance(event, EpochEnded):
+            self._epoch_seconds.append(event.seconds)
+            self.loss_plot.add_epoch(event)
+            self._show_progress(event.epoch + 1, 0)
+        elif isinstance(event, PreviewReady):
+            self._show_preview(event)
+
+    def _show_progress(self, epoch: int, step: int) -> None:
+        total = self.progress.maximum()
+        done = min(total, epoch * self._steps + step)
+        self.progress.setValue(done)
+        epochs = max(1, total // self._steps)
+        eta = ""
+        if self._epoch_seconds:
+            per_epoch = sum(self._epoch_seconds) / len(self._epoch_seconds)
+            eta = f", about {_duration(max(0.0, (total - done) / self._steps * per_epoch))} left"
+        self.progress.setFormat(f"epoch {min(epochs, epoch + 1)}/{epochs}  %p%{eta}")
+
+    def _show_preview(self, event: PreviewReady) -> None:
+        errors = ((event.targets - event.outputs) ** 2).reshape(len(event.targets), -1).mean(axis=1)
+        if event.inputs.ndim != 4:  # tables have no picture to show
+            return
+        rows, titles = [event.targets, event.outputs], ["original", "reconstructed"]
+        if self._config is not None and self._config.denoising:
+            rows.insert(1, event.inputs)
+            titles.insert(1, "noisy input")
+        self.preview.set_images(rows, titles, [f"{e:.4f}" for e in errors])
+
+    @Slot(object)
+    def _on_succeeded(self, outcome) -> None:
+        result = outcome.result
+        epochs = len(result.history.get("loss", []))
+        origin = (f"trained here: {MODEL_LABELS[result.config.model_kind]}, {epochs} epoch(s), "
+                  f"on {outcome.dataset.where}")
+        self.session.set_dataset(outcome.dataset)
+        self.session.set_model(result.model, origin, result.config)
+        self.loss_plot.mark_best(result.best_epoch)
+        message = result.message + (f" Recorded as run {outcome.run.id} (Runs tab)." if outcome.run else "")
+        self.progress_label.setText(message)
+        self.status_changed.emit(message)
+        if outcome.dataset.skipped:
+            QMessageBox.information(self, "Some files were skipped",
+                                    f"{len(outcome.dataset.skipped)} file(s) could not be read and were skipped:\n\n"
+                                    + "\n".join(outcome.dataset.skipped[:20]))
+
+    @Slot(object)
+    def _on_failed(self, exc: BaseException) -> None:
+        if stopped(exc):  # stopped before training began (e.g. while the data loaded): nothing to keep
+            self.progress_label.setText("Stopped before training began.")
+            self.status_changed.emit("Stopped before training began; the model in use is unchanged.")
+            return
+        message = failure_text(exc)
+        self.progress_label.setText(f"Training failed: {message}")
+        self.status_changed.emit(f"Training failed: {message}")
+        QMessageBox.warning(self, "Training failed", message)
+
+    @Slot()
+    def _on_finished(self) -> None:
+        self.progress.setRange(0, max(1, self.progress.maximum()))
+        if self.progress.format() == "starting…":
+            self.progress.setFormat("idle")
+        self._sync_enabled()
+
+    # ----- saving -------------------------------------------------------------------
+    @Slot()
+    def save_model_dialog(self) -> None:
+        if self.session.model is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save model", "autoencoder.keras", "Keras model (*.keras)")
+        if path:
+            self.save_model_to(path)
+
+    def save_model_to(self, path: str) -> bool:
+        from engine.core.errors import ModelError
+
+        try:
+            written = self.session.save_model(path)
+        except ModelError as exc:
+            QMessageBox.warning(self, "Could not save the model", str(exc))
+            return False
+        self.status_changed.emit(f"Model saved to {written}.")
+        return True
+
+    # ----- settings -----------------------------------------------------------------
+    def save_settings(self, settings: QSettings) -> None:
+        self.form.save_settings(settings)
+
+    def restore_settings(self, settings: QSettings) -> None:
+        self.form.restore_settings(settings)
+        self._sync_enabled()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    return f"{seconds // 60} min {seconds % 60:02d} s"

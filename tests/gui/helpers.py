@@ -1,0 +1,19 @@
+"""What GUI tests do again and again: click a real button, point the Training tab at an array file."""
+from PySide6.QtCore import Qt
+
+from gui.common.forms import set_choice
+
+
+def use_array(tab, path, epochs=3, kind="dense"):
+    set_choice(tab.data_kind, "array")
+    tab.data_path.setText(str(path))
+    set_choice(tab.model_kind, kind)
+    tab.epochs.setValue(epochs)
+    tab.batch_size.setValue(8)
+    tab.code_size.setValue(8)
+    tab.filters.setValue(4)
+
+
+def click(qtbot, button):
+    assert button.isEnabled(), f"{button.text()} is disabled"
+    qtbot.mouseClick(button, Qt.LeftButton)

@@ -1,0 +1,110 @@
+"""The Reconstruction tab on a model trained in the app and on opened files."""
+import keras
+import numpy as np
+
+from tests.gui.helpers import click, use_array
+
+
+def trained_window(qtbot, window, tiny_npz):
+    tab = window.training_tab
+    use_array(tab, tiny_npz, epochs=2)
+    rec = window.reconstruction_tab
+    with qtbot.waitSignal(tab.runner.finished, timeout=120_000):
+        click(qtbot, tab.start_button)
+    qtbot.waitUntil(lambda: rec.recon is not None, timeout=60_000)
+    return rec
+
+
+def test_grid_shows_originals_over_reconstructions_with_errors(qtbot, window, tiny_npz):
+    rec = trained_window(qtbot, window, tiny_npz)
+    window.tabs.setCurrentWidget(rec)
+    r = rec.recon
+    first = rec.shown_indices[0]
+    np.testing.assert_allclose(rec.grid.shown_image(0, 0), r.targets[first][..., 0], atol=1e-6)
+    np.testing.assert_allclose(rec.grid.shown_image(1, 0), r.outputs[first][..., 0], atol=1e-6)
+    assert f"err {r.errors[first]:.4f}" in rec.grid.shown_caption(0)
+    assert "Mean error" in rec.summary.text()
+    np.testing.assert_allclose(rec.histogram.marked(), r.errors[rec.shown_indices], rtol=1e-6)
+
+
+def test_navigation_and_worst_first(qtbot, window, tiny_npz):
+    rec = trained_window(qtbot, window, tiny_npz)
+    rec.per_page.setValue(3)
+    start = list(rec.shown_indices)
+    click(qtbot, rec.next_button)
+    assert list(rec.shown_indices) == [3, 4, 5] and start == [0, 1, 2]
+    click(qtbot, rec.prev_button)
+    assert list(rec.shown_indices) == start
+    rec.worst_first.setChecked(True)
+    worst = rec.recon.errors[rec.shown_indices]
+    assert worst[0] == rec.recon.errors.max() and list(worst) == sorted(worst, reverse=True)
+    click(qtbot, rec.random_button)
+    assert len(set(rec.shown_indices)) == 3
+
+
+def test_save_then_open_model_round_trip(qtbot, window, tiny_npz, tmp_path):
+    rec = trained_window(qtbot, window, tiny_npz)
+    before = rec.recon.outputs.copy()
+    path = tmp_path / "model.keras"
+    assert window.training_tab.save_model_to(str(path))
+    rec.open_model(str(path))
+    qtbot.waitUntil(lambda: rec.recon is not None and "opened from" in window.session.model_origin, timeout=60_000)
+    np.testing.assert_allclose(rec.recon.outputs, before, atol=1e-6)
+
+
+def test_refused_and_broken_model_files_get_a_message(qtbot, window, messages, tmp_path):
+    rec = window.reconstruction_tab
+    inputs = keras.Input((4,))
+    keras.Model(inputs, keras.layers.Lambda(lambda t: t + 1)(inputs)).save(tmp_path / "evil.keras")
+    (tmp_path / "garbage.keras").write_bytes(b"\x00" * 100)
+    for name, expected in (("evil.keras", "Lambda layer"), ("garbage.keras", "not a valid .keras")):
+        count = len(messages)
+        rec.open_model(str(tmp_path / name))
+        qtbot.waitUntil(lambda: len(messages) > count, timeout=60_000)
+        assert expected in messages[-1][1]
+    assert window.session.model is None and rec.open_button.isEnabled()
+
+
+def test_model_that_does_not_fit_the_data_is_explained(qtbot, window, messages, tiny_npz, tmp_path):
+    trained_window(qtbot, window, tiny_npz)  # data is 12x12
+    from engine.core.config import TrainConfig
+    from engine.models.files import save_model
+    from engine.models.builders import build_autoencoder
+    save_model(build_autoencoder(TrainConfig(code_size=4), (28, 28, 1)), tmp_path / "mnist.keras")
+    window.reconstruction_tab.open_model(str(tmp_path / "mnist.keras"))
+    qtbot.waitUntil(lambda: bool(messages), timeout=60_000)
+    assert "takes samples of 28x28x1, but the data has 12x12x1" in messages[-1][1]
+
+
+def test_opened_model_on_the_users_image_folder_with_noise(qtbot, window, messages, tmp_path):
+    """Open a model, point the app at a folder (one file corrupt), add noise: three rows appear."""
+    from PIL import Image
+
+    from engine.core.config import TrainConfig
+    from engine.models.files import save_model
+    from engine.models.builders import build_autoencoder
+    from gui.common.forms import set_choice
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        Image.fromarray((rng.random((20, 30, 3)) * 255).astype(np.uint8)).save(folder / f"img{i}.png")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    save_model(build_autoencoder(TrainConfig(model_kind="conv", filters=4, code_size=4), (16, 16, 3)),
+               tmp_path / "rgb.keras")
+    rec = window.reconstruction_tab
+    rec.open_model(str(tmp_path / "rgb.keras"))
+    tab = window.training_tab
+    set_choice(tab.data_kind, "folder")
+    tab.data_path.setText(str(folder))
+    tab.image_size.setValue(16)
+    set_choice(tab.color, "rgb")
+    qtbot.waitUntil(lambda: rec.data_button.isEnabled(), timeout=60_000)
+    click(qtbot, rec.data_button)
+    qtbot.waitUntil(lambda: rec.recon is not None, timeout=60_000)
+    assert rec.grid.shown_image(0, 0).shape == (16, 16, 3)
+    rec.noise.setValue(0.3)
+    qtbot.waitUntil(lambda: rec.recon is not None and rec.recon.inputs is not rec.recon.targets, timeout=60_000)
+    assert rec.grid.grid_shape()[0] == 3  # original, noisy input, reconstructed
+    assert "1 file(s) skipped" in window.session.dataset.summary()

@@ -1,0 +1,113 @@
+"""Runs tab (every training recorded, compared, reopened, deleted) and the export dialog, on tiny data."""
+import csv
+
+from PySide6.QtCore import Qt
+
+from gui.common.forms import set_choice
+
+
+def train_tiny(qtbot, window, tiny_npz, kind="dense", epochs=2, code=8, l1=None):
+    tab = window.training_tab
+    set_choice(tab.data_kind, "array")
+    tab.data_path.setText(str(tiny_npz))
+    set_choice(tab.model_kind, kind)
+    tab.epochs.setValue(epochs)
+    tab.code_size.setValue(code)
+    if l1 is not None:
+        tab.l1_weight.setValue(l1)
+    qtbot.mouseClick(tab.start_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not tab.runner.is_running(), timeout=120_000)
+    return tab
+
+
+def test_every_training_is_a_run_to_compare_export_and_delete(qtbot, window, messages, tiny_npz, tmp_path):
+    train_tiny(qtbot, window, tiny_npz, "dense")
+    train_tiny(qtbot, window, tiny_npz, "sparse", l1=0.01)
+    assert not messages, messages
+    assert "Recorded as run" in window.training_tab.progress_label.text()
+    runs = window.runs_tab
+    window.tabs.setCurrentWidget(runs)
+    qtbot.waitUntil(lambda: len(runs.runs) == 2, timeout=10_000)
+    assert {r.config["model_kind"] for r in runs.runs} == {"dense", "sparse"}
+    assert all(r.status == "finished" and len(r.history["val_loss"]) == 2 for r in runs.runs)
+    runs.set_checked([r.id for r in runs.runs])
+    assert len(runs.curves.curves) == 2  # both validation curves overlaid
+    assert len(runs.curves.activations) == 2  # and each run's mean code activation
+    out = tmp_path / "curves.csv"
+    assert runs.export_curves(str(out))
+    with open(out) as f:
+        rows = list(csv.reader(f))
+    assert len(rows) == 3 and len(rows[0]) >= 3  # header + 2 epochs; an epoch column and one per run
+
+    first = runs.runs[0]
+    runs.table.selectRow(0)
+    runs.open_selected()
+    qtbot.waitUntil(lambda: not runs.runner.is_running(), timeout=30_000)
+    assert first.id in window.session.model_origin
+    assert runs.delete(first.id)
+    assert [r.id for r in runs.runs] == [runs.runs[0].id] and not first.path.exists()
+
+
+def test_resume_from_the_runs_tab_continues_a_stopped_run(qtbot, window, messages, tiny_npz):
+    from engine.core.events import EpochEnded
+
+    tab = window.training_tab
+    set_choice(tab.data_kind, "array")
+    tab.data_path.setText(str(tiny_npz))
+    set_choice(tab.model_kind, "dense")
+    tab.epochs.setValue(12)
+    epochs = []
+    tab.runner.event_emitted.connect(lambda e: epochs.append(e.epoch) if isinstance(e, EpochEnded) else None)
+    qtbot.mouseClick(tab.start_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: len(epochs) >= 2, timeout=120_000)
+    with qtbot.waitSignal(tab.runner.finished, timeout=20_000):
+        qtbot.mouseClick(tab.stop_button, Qt.LeftButton)
+    runs = window.runs_tab
+    window.tabs.setCurrentWidget(runs)
+    qtbot.waitUntil(lambda: len(runs.runs) == 1, timeout=10_000)
+    [stopped] = runs.runs
+    assert stopped.status == "stopped" and not runs.resume_button.isEnabled()  # nothing selected yet
+    curve_before = list(stopped.history["loss"])
+    done_before = len(curve_before)
+    assert 2 <= done_before < 12
+    runs.table.selectRow(0)
+    assert runs.resume_button.isEnabled()
+    epochs.clear()
+    with qtbot.waitSignal(tab.runner.finished, timeout=120_000):
+        qtbot.mouseClick(runs.resume_button, Qt.LeftButton)
+    assert window.tabs.currentWidget() is tab
+    assert epochs[0] == done_before and epochs[-1] == 11  # continued after the last finished epoch
+    resumed = tab.store.get(stopped.id)
+    assert resumed.status == "finished" and len(resumed.history["loss"]) == 12
+    assert resumed.history["loss"][:done_before] == curve_before  # the recorded curve is kept
+    assert not messages, messages
+
+
+def test_export_dialog_writes_and_verifies_a_keras_file(qtbot, window, messages, tiny_npz, tmp_path):
+    train_tiny(qtbot, window, tiny_npz, "dense")
+    window.show_export()
+    dialog = window.export_dialog
+    qtbot.addWidget(dialog)
+    set_choice(dialog.format, "keras")
+    target = tmp_path / "exported.keras"
+    dialog.path.setText(str(target))
+    dialog.start_export()
+    qtbot.waitUntil(lambda: not dialog.runner.is_running(), timeout=60_000)
+    assert dialog.report is not None, dialog.result.text()
+    assert target.is_file() and dialog.report.max_abs_diff <= 1e-5
+    assert "largest difference" in dialog.result.text()
+    dialog.close()
+
+
+def test_export_into_a_missing_folder_fails_clearly(qtbot, window, messages, tiny_npz, tmp_path):
+    train_tiny(qtbot, window, tiny_npz, "dense", epochs=1)
+    window.show_export()
+    dialog = window.export_dialog
+    qtbot.addWidget(dialog)
+    set_choice(dialog.format, "keras")
+    dialog.path.setText(str(tmp_path / "no" / "such" / "folder" / "m.keras"))
+    dialog.start_export()
+    qtbot.waitUntil(lambda: not dialog.runner.is_running(), timeout=60_000)
+    assert dialog.report is None and "failed" in dialog.result.text().lower()
+    assert messages
+    dialog.close()

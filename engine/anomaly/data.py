@@ -62,10 +62,10 @@ class AnomalySpec:
         if self.source == "mnist":
             digits = set(self.digits)
             if not digits or not digits <= set(range(10)):
-                raise ConfigError("Tick at least one digit (0-9) as normal.")
+                raise ConfigError("Choose at least one digit (0-9) as normal.")
             if len(digits) == 10:
                 raise ConfigError("With every digit normal there is nothing to detect: leave at least one digit "
-                                  "unticked.")
+                                  "out.")
         if not 4 <= self.window <= 4096:
             raise ConfigError(f"Window {self.window} is out of range; allowed 4 to 4096 steps.")
         if not 1 <= self.stride <= self.window:

@@ -32,7 +32,7 @@ def data_kind(source: str) -> str:
 
 
 def default_config(kind: str, model_kind: str | None = None, **changes: Any) -> TrainConfig:
-    """Settings that work for each data kind (the Anomaly tab's defaults)."""
+    """Settings that work for each data kind (the defaults a front end offers)."""
     model_kind = model_kind or KIND_MODELS[kind][0]
     base = {"table": dict(code_size=4, epochs=40, batch_size=32, learning_rate=1e-3, loss="mse"),
             # one-class MNIST (benchmarks/anomaly_mnist.py): a deep dense AE with a 16-unit code and an MSE

@@ -96,8 +96,8 @@ class TrainConfig:
         if self.prior not in PRIORS:
             raise ConfigError(f"Unknown prior {self.prior!r}; choose one of {', '.join(PRIORS)}.")
         if self.model_kind == "residual" and (self.noise_factor <= 0 or self.loss != "mse"):
-            raise ConfigError("The residual denoiser learns to remove noise: tick Denoising, set a noise factor "
-                              "(0.1 = sigma 25 on a 0-255 scale) and choose mean squared error.")
+            raise ConfigError("The residual denoiser learns to remove noise: train it as a denoiser (a noise factor "
+                              "above 0; 0.1 = sigma 25 on a 0-255 scale) with mean squared error.")
         if self.generative:
             low, high = LATENT_RANGE
             size = self.code_size

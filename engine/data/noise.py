@@ -13,17 +13,15 @@ from engine.core.errors import ConfigError
 
 
 NOISE_KINDS = ("none", "gaussian", "salt_pepper", "poisson", "speckle")
-
-
-NOISE_LABELS = {
+NOISE_NAMES = {"none": "None", "gaussian": "Gaussian", "salt_pepper": "Salt and pepper", "poisson": "Poisson",
+               "speckle": "Speckle"}
+NOISE_LABELS = {  # the names with what they mean
     "none": "None (denoise the image as it is)",
     "gaussian": "Gaussian",
     "salt_pepper": "Salt and pepper",
     "poisson": "Poisson (shot noise)",
     "speckle": "Speckle (multiplicative)",
 }
-
-
 _NOISE_CHUNK_VALUES = 1 << 21  # values per chunk when adding noise (bounds float64 temporaries)
 
 
@@ -56,10 +54,10 @@ class NoiseConfig:
 
     def describe(self) -> str:
         if self.kind in ("gaussian", "speckle"):
-            return f"{NOISE_LABELS[self.kind]} sigma {self.sigma:g}"
+            return f"{NOISE_NAMES[self.kind]} sigma {self.sigma:g}"
         if self.kind == "salt_pepper":
             return f"Salt and pepper {self.amount:.0%}"
-        return NOISE_LABELS[self.kind].split(" (")[0]
+        return NOISE_NAMES[self.kind]
 
 
 def add_noise(pixels: np.ndarray, config: NoiseConfig) -> np.ndarray:

@@ -94,16 +94,16 @@ def prepare(table: Table, options: TableOptions, fit_rows: np.ndarray | None = N
     numeric = [name for name in features if table._parsed(name).is_numeric]
     text = [name for name in features if name not in numeric]
     if text and not options.one_hot:
-        notes.append(f"Left out text column(s) {', '.join(text)}: tick One-hot encode to use them.")
+        notes.append(f"Left out text column(s) {', '.join(text)}: turn on one-hot encoding to use them.")
         text = []
     columns = [name for name in features if name in numeric or name in text]
     if not columns:
         numeric_names = _quoted(table.numeric_columns()) or "none"
         raise DataError(f"{table.where}: no usable feature column (numeric columns: {numeric_names}). Choose at "
-                        "least one numeric column, or tick One-hot encode to use text columns.")
+                        "least one numeric column, or turn on one-hot encoding to use text columns.")
     _check_not_empty(table, columns, fit)
     if not options.impute:
-        _refuse_gaps(table, columns, "Tick Impute missing values to fill them with the column median, "
+        _refuse_gaps(table, columns, "Turn on imputing missing values to fill them with the column median, "
                                      "or fix the file.")
     fill = _fit_fill(table, columns, fit, notes) if options.impute else {}
     categories = {name: _categories(table, name, fit) for name in text}
@@ -139,8 +139,8 @@ def _choose_features(table: Table, options: TableOptions, notes: list[str]) -> l
     if not options.features:
         unused = [name for name in table.text_columns() if name != label and not table._parsed(name).missing.all()]
         if unused:
-            notes.append(f"Left out text column(s) {', '.join(unused)}: choose them as features and tick "
-                         "One-hot encode to use them.")
+            notes.append(f"Left out text column(s) {', '.join(unused)}: choose them as features and turn on "
+                         "one-hot encoding to use them.")
         return [name for name in table.numeric_columns() if name != label]
     chosen = list(dict.fromkeys(options.features))
     unknown = [name for name in chosen if name not in table.names]
@@ -159,7 +159,7 @@ def _check_not_empty(table: Table, columns: Sequence[str], fit: np.ndarray) -> N
     if empty:
         rows = "rows" if fit.all() else f"{int(fit.sum())} training rows"
         raise DataError(f"{table.where}: column(s) {_quoted(empty)} have no values on the {rows} "
-                        "(every cell is missing). Untick them, or fill them in the file.")
+                        "(every cell is missing). Leave them out, or fill them in the file.")
 
 
 def _refuse_gaps(table: Table, columns: Sequence[str], advice: str) -> None:
@@ -200,8 +200,8 @@ def _categories(table: Table, name: str, fit: np.ndarray) -> tuple[str, ...]:
     values = sorted(set(table.column(name)[fit & ~table._parsed(name).missing]))
     if len(values) > MAX_CATEGORIES:
         raise DataError(f"{table.where}: column '{name}' has {len(values)} different values on the training rows; "
-                        f"One-hot encode takes at most {MAX_CATEGORIES}. It looks like an ID or free-text "
-                        "column: untick it.")
+                        f"one-hot encoding takes at most {MAX_CATEGORIES}. It looks like an ID or free-text "
+                        "column: leave it out.")
     return tuple(values)
 
 
@@ -310,8 +310,8 @@ def apply_encoding(table: Table, encoding: TableEncoding) -> tuple[np.ndarray, n
 
 def _encode(table: Table, encoding: TableEncoding) -> np.ndarray:
     """(n_rows, n_features) float64 from the encoding's columns."""
-    advice = ("The detector was trained without Impute missing values: fill those cells, or train again with "
-              "Impute missing values ticked.")
+    advice = ("The detector was trained without imputing missing values: fill those cells, or train again "
+              "with imputing missing values turned on.")
     _refuse_gaps(table, [name for name in encoding.columns if name not in encoding.fill], advice)
     blocks = [_numeric_feature(table, name, encoding.fill.get(name))[:, None] if name in encoding.numeric
               else _one_hot(table, name, encoding.categories.get(name, ()), encoding.fill.get(name))
@@ -368,7 +368,7 @@ def numeric_matrix(table: Table, columns: Sequence[str], impute: bool = False) -
     if text:
         raise _text_error(table, text, "a sequence needs numeric columns")
     if not impute:
-        _refuse_gaps(table, columns, "Tick Impute missing values to interpolate them from the neighbouring rows, "
+        _refuse_gaps(table, columns, "Turn on imputing missing values to interpolate them from the neighbouring rows, "
                                      "or fix the file.")
     out = np.column_stack([table._parsed(name).values for name in columns]).astype(np.float64)
     steps = np.arange(table.n_rows)

@@ -121,9 +121,7 @@ def tiled_apply(
         raise ConfigError(f"tile must be >= 1 and overlap >= 0, got tile={tile}, overlap={overlap}.")
     height, width, channels = pixels.shape
     th, tw = (_tile_size(n, tile, f, multiple) for n, f in ((height, fixed[0]), (width, fixed[1])))
-    oy, ox = _overlaps(th, tw, overlap)
-    if (th < height and th <= 2 * oy) or (tw < width and tw <= 2 * ox):
-        raise ConfigError(f"tile ({tile}) must be larger than twice the overlap ({overlap}).")
+    oy, ox = _overlaps(th, tw, overlap)  # small enough to keep a centre in every tile
     source, top, left = _pad_to(pixels, th, tw)  # a copy only when the image is smaller than a tile
     rows, cols = _spans(source.shape[0], th, oy), _spans(source.shape[1], tw, ox)
     groups = [slice(c, c + 1) for c in range(channels)] if per_channel else [slice(0, channels)]

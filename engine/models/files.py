@@ -36,10 +36,10 @@ def load_model(path: str | Path) -> keras.Model:
         raise ModelError(f"{path} does not exist or is not a file.")
     if path.suffix != ".keras":
         raise ModelError(f"{path.name} is not a .keras file. Autoencoder Studio opens models saved in Keras' "
-                             f".keras format (legacy .h5 files can hold unchecked code; re-save them as .keras).")
+                         f".keras format (legacy .h5 files can hold unchecked code; re-save them as .keras).")
     if not zipfile.is_zipfile(path):
         raise ModelError(f"{path.name} is not a valid .keras file (it is not a zip archive): "
-                             f"it may be truncated or corrupt. Save the model again.")
+                         f"it may be truncated or corrupt. Save the model again.")
     try:
         model = keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:  # Keras raises many types; the user needs one clear reason

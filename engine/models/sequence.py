@@ -36,8 +36,8 @@ def build_sequence_autoencoder(config: TrainConfig, input_shape: tuple[int, ...]
                                output_activation: str = "linear") -> keras.Model:
     if len(input_shape) != 2:
         raise ConfigError(f"The {config.model_kind} sequence model needs windows of a series (steps x channels); "
-                          f"this data has samples of shape {input_shape}. Use the Sequence source of the "
-                          f"Anomaly tab, or a dense or convolutional model for tables and images.")
+                          f"this data has samples of shape {input_shape}. Use a sequence source (numeric columns cut "
+                          f"into sliding windows), or a dense or convolutional model for tables and images.")
     steps, channels = (int(d) for d in input_shape)
     if steps < 4:
         raise ConfigError(f"Windows of {steps} steps are too short for a sequence model; use at least 4.")

@@ -50,12 +50,33 @@ class Tracker:
         self.best_val = math.inf if state["best_val"] is None else float(state["best_val"])
 
 
-class StopOnRequest(keras.callbacks.Callback):
+def monitored(logs) -> float:
+    """The figure the best epoch is chosen by: the validation loss (the training loss when there is none)."""
+    logs = logs or {}
+    return float(logs.get("val_loss", logs.get("loss", math.nan)))
+
+
+class _Tracking(keras.callbacks.Callback):
+    """A callback that reads or writes the training's Tracker, and leaves an epoch cut short alone."""
+
+    def __init__(self, tracker: Tracker):
+        super().__init__()
+        self.tracker = tracker
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.tracker.interrupted:
+            self.whole_epoch_ended(epoch, logs or {})
+
+    def whole_epoch_ended(self, epoch: int, logs: dict) -> None:
+        """An epoch that ran to its end (no stop, no NaN); override."""
+
+
+class StopOnRequest(_Tracking):
     """Ends training after the current batch once `stop` is set (a direct call from any thread)."""
 
     def __init__(self, tracker: Tracker, stop: threading.Event):
-        super().__init__()
-        self.tracker, self.stop = tracker, stop
+        super().__init__(tracker)
+        self.stop = stop
 
     def on_train_batch_end(self, batch, logs=None):
         if self.stop.is_set():
@@ -63,12 +84,12 @@ class StopOnRequest(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class TerminateOnNaN(keras.callbacks.Callback):
+class TerminateOnNaN(_Tracking):
     """Ends training when the loss, or the validation loss, is no longer a finite number, with advice."""
 
     def __init__(self, tracker: Tracker, learning_rate: float):
-        super().__init__()
-        self.tracker, self.learning_rate = tracker, learning_rate
+        super().__init__(tracker)
+        self.learning_rate = learning_rate
         self._epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -79,10 +100,8 @@ class TerminateOnNaN(keras.callbacks.Callback):
         if not math.isfinite(loss):
             self._fail(f"The loss became {loss} at epoch {self._epoch + 1}, step {batch + 1}: training diverged.")
 
-    def on_epoch_end(self, epoch, logs=None):
-        if self.tracker.interrupted:
-            return
-        val = float((logs or {}).get("val_loss", (logs or {}).get("loss", math.nan)))
+    def whole_epoch_ended(self, epoch, logs):
+        val = monitored(logs)
         if not math.isfinite(val):
             self._fail(f"The validation loss became {val} at epoch {epoch + 1}.")
 
@@ -116,31 +135,19 @@ class BatchEvents(keras.callbacks.Callback):
         self.emit(BatchEnded(self._epoch, step, self.steps, recent))
 
 
-class History(keras.callbacks.Callback):
+class History(_Tracking):
     """Every whole epoch's logs, as floats, in the tracker."""
 
-    def __init__(self, tracker: Tracker):
-        super().__init__()
-        self.tracker = tracker
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.tracker.interrupted:
-            return
-        for key, value in (logs or {}).items():
+    def whole_epoch_ended(self, epoch, logs):
+        for key, value in logs.items():
             self.tracker.history.setdefault(key, []).append(float(value))
 
 
-class KeepBest(keras.callbacks.Callback):
+class KeepBest(_Tracking):
     """Copies the weights of the epoch with the lowest validation loss, and puts them back at the end."""
 
-    def __init__(self, tracker: Tracker):
-        super().__init__()
-        self.tracker = tracker
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.tracker.interrupted:
-            return
-        val = float((logs or {}).get("val_loss", (logs or {}).get("loss", math.nan)))
+    def whole_epoch_ended(self, epoch, logs):
+        val = monitored(logs)
         if val < self.tracker.best_val:
             self.tracker.best_val, self.tracker.best_epoch = val, epoch
             self.tracker.best_weights = [w.copy() for w in self.model.get_weights()]
@@ -150,39 +157,37 @@ class KeepBest(keras.callbacks.Callback):
             self.model.set_weights(self.tracker.best_weights)
 
 
-class EpochEvents(keras.callbacks.Callback):
+class EpochEvents(_Tracking):
     """EpochEnded with the epoch's logs and time, then PreviewReady: the fixed preview samples reconstructed."""
 
     def __init__(self, emit: Callable[[Any], None], tracker: Tracker, total_epochs: int,
                  preview_inputs: np.ndarray, preview_targets: np.ndarray):
-        super().__init__()
-        self.emit, self.tracker, self.total_epochs = emit, tracker, total_epochs
+        super().__init__(tracker)
+        self.emit, self.total_epochs = emit, total_epochs
         self.preview_inputs, self.preview_targets = preview_inputs, preview_targets
         self._started = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.perf_counter()
 
-    def on_epoch_end(self, epoch, logs=None):
-        if self.tracker.interrupted:
-            return
-        logs = {k: float(v) for k, v in (logs or {}).items()}
+    def whole_epoch_ended(self, epoch, logs):
+        logs = {k: float(v) for k, v in logs.items()}
         improved = self.tracker.best_epoch == epoch
         self.emit(EpochEnded(epoch, self.total_epochs, logs, time.perf_counter() - self._started, improved))
         outputs = np.asarray(self.model(self.preview_inputs, training=False))
         self.emit(PreviewReady(epoch, self.preview_inputs.copy(), outputs.copy(), self.preview_targets.copy()))
 
 
-class EarlyStopping(keras.callbacks.Callback):
+class EarlyStopping(_Tracking):
     """Ends training `patience` epochs after the best one when none was better since (0 = never)."""
 
     def __init__(self, tracker: Tracker, patience: int):
-        super().__init__()
-        self.tracker, self.patience = tracker, patience
+        super().__init__(tracker)
+        self.patience = patience
 
-    def on_epoch_end(self, epoch, logs=None):
+    def whole_epoch_ended(self, epoch, logs):
         t = self.tracker
-        if t.interrupted or not self.patience or t.best_epoch is None:
+        if not self.patience or t.best_epoch is None:
             return
         if epoch - t.best_epoch >= self.patience:
             t.early_stopped_at = epoch

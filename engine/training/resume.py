@@ -1,5 +1,5 @@
 """The resume rule, in one place: which recorded runs can continue, to how many epochs, with what
-settings and data. The Runs tab enables its Resume button by it and the CLI's `train --resume` obeys it."""
+settings and data. Every front end asks it before offering or starting a resumed run."""
 from __future__ import annotations
 
 from dataclasses import dataclass

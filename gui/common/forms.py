@@ -1,7 +1,8 @@
-"""Input widgets whose ranges and tooltips come from the engine's config limits."""
+"""Input widgets whose ranges and tooltips come from the engine's config limits, and the scrolling column
+of settings every tab puts on its left."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QSpinBox, QWidget
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLayout, QScrollArea, QSpinBox, QVBoxLayout, QWidget
 
 from engine.core.config import Limits
 
@@ -39,3 +40,17 @@ def set_choice(combo: QComboBox, key: str) -> None:
     index = combo.findData(key)
     if index >= 0:
         combo.setCurrentIndex(index)
+
+
+def scroll_column(*parts: QWidget | QLayout, min_width: int) -> QScrollArea:
+    """Widgets and layouts stacked top down (room to spare at the bottom), scrolling when the window is short."""
+    column_widget = QWidget()
+    column = QVBoxLayout(column_widget)
+    for part in parts:
+        column.addLayout(part) if isinstance(part, QLayout) else column.addWidget(part)
+    column.addStretch(1)
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(column_widget)
+    scroll.setMinimumWidth(min_width)
+    return scroll

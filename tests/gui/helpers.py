@@ -17,3 +17,12 @@ def use_array(tab, path, epochs=3, kind="dense"):
 def click(qtbot, button):
     assert button.isEnabled(), f"{button.text()} is disabled"
     qtbot.mouseClick(button, Qt.LeftButton)
+
+
+def shown(qtbot, widget, width: int, height: int):
+    """`widget` on screen at width x height, owned by the test."""
+    qtbot.addWidget(widget)
+    widget.resize(width, height)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget

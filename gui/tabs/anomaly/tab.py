@@ -14,6 +14,7 @@ from engine.anomaly.files import DETECTOR_SUFFIX
 from engine.core.config import MODEL_LABELS, TrainConfig
 from engine.core.errors import ConfigError, DetectorFileError
 from engine.core.events import BatchEnded, EpochEnded, Progress, Started
+from gui.common.forms import scroll_column
 from gui.failures import failure_text
 from gui.tabs.anomaly.model_box import DetectorModelBox
 from gui.tabs.anomaly.sources import AnomalySourceBox
@@ -58,17 +59,7 @@ class AnomalyTab(QWidget):
         self.window, self.stride, self.train_share = d.window, d.stride, d.train_share
         self.model_kind, self.code_size, self.filters, self.epochs = m.model_kind, m.code_size, m.filters, m.epochs
         self.batch_size, self.learning_rate, self.seed = m.batch_size, m.learning_rate, m.seed
-        controls = QWidget()
-        column = QVBoxLayout(controls)
-        column.addWidget(self.data)
-        column.addWidget(self.model_box)
-        column.addLayout(self._buttons())
-        column.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(controls)
-        scroll.setMinimumWidth(310)
-        return scroll
+        return scroll_column(self.data, self.model_box, self._buttons(), min_width=310)
 
     def _buttons(self) -> QGridLayout:
         def button(text: str, slot, tip: str = "") -> QPushButton:
@@ -301,13 +292,10 @@ class AnomalyTab(QWidget):
 
         if self.detector is None or self.runner.is_running():
             return False
-        try:
-            written = save_detector(self.detector, path)
-        except DetectorFileError as exc:
-            QMessageBox.warning(self, "Could not save the detector", str(exc))
-            return False
-        self.status_changed.emit(f"Detector saved to {written} (threshold {self.detector.threshold:.6g}).")
-        return True
+        written = self._written("Could not save the detector", lambda: save_detector(self.detector, path))
+        if written:
+            self.status_changed.emit(f"Detector saved to {written} (threshold {self.detector.threshold:.6g}).")
+        return written is not None
 
     @Slot()
     def _score_dialog(self) -> None:
@@ -340,13 +328,19 @@ class AnomalyTab(QWidget):
 
         if self.scores is None or self.detector is None:
             return False
+        written = self._written("Could not export", lambda: write_scored_csv(self.scores, self.detector.threshold,
+                                                                             path))
+        if written:
+            self.status_changed.emit(f"Scored data written to {written}.")
+        return written is not None
+
+    def _written(self, failure: str, write):
+        """What write() wrote, or None after telling the user why it could not."""
         try:
-            written = write_scored_csv(self.scores, self.detector.threshold, path)
+            return write()
         except DetectorFileError as exc:
-            QMessageBox.warning(self, "Could not export", str(exc))
-            return False
-        self.status_changed.emit(f"Scored data written to {written}.")
-        return True
+            QMessageBox.warning(self, failure, str(exc))
+            return None
 
     @Slot()
     def show_export(self) -> None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
-                               QHBoxLayout, QHeaderView, QLabel, QMenu, QProgressBar, QPushButton, QScrollArea,
-                               QSpinBox, QSplitter, QTableWidget, QToolButton, QVBoxLayout, QWidget)
+                               QHBoxLayout, QHeaderView, QLabel, QMenu, QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget, QToolButton, QVBoxLayout, QWidget)
 
 from engine.core.resources import BUNDLED_DENOISER
-from engine.data.noise import NOISE_KINDS, NOISE_LABELS
+from engine.data.noise import NOISE_KINDS, NOISE_LABELS, NOISE_NAMES
 from engine.denoise.pipeline import BUNDLED, MODEL_METHOD
 from engine.models.guards import fully_convolutional, input_shape, shape_text
+from gui.common.forms import scroll_column
 from gui.common.recent_files import clean_recent
 from gui.tabs.denoise.image_panels import ImagePanels
 
@@ -34,18 +34,8 @@ class PhotoView(QWidget):
     metrics_table, ...); connects nothing."""
 
     def _build_photo_page(self) -> QWidget:
-        controls = QWidget()
-        column = QVBoxLayout(controls)
-        for box in (self._image_box(), self._noise_box(), self._methods_box()):
-            column.addWidget(box)
-        column.addLayout(self._run_row())
-        column.addWidget(self.progress)
-        column.addWidget(self.progress_label)
-        column.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(controls)
-        scroll.setMinimumWidth(280)
+        scroll = scroll_column(self._image_box(), self._noise_box(), self._methods_box(), self._run_row(),
+                               self.progress, self.progress_label, min_width=280)
         page = QSplitter(Qt.Orientation.Horizontal)
         page.addWidget(scroll)
         page.addWidget(self._results_side())
@@ -76,7 +66,7 @@ class PhotoView(QWidget):
     def _noise_box(self) -> QGroupBox:
         self.noise_kind = QComboBox()
         for kind in NOISE_KINDS:
-            self.noise_kind.addItem(NOISE_LABELS[kind].split(" (")[0] if kind != "none" else "None", kind)
+            self.noise_kind.addItem(NOISE_NAMES[kind], kind)
             self.noise_kind.setItemData(self.noise_kind.count() - 1, NOISE_LABELS[kind], Qt.ItemDataRole.ToolTipRole)
         self.noise_kind.setCurrentIndex(self.noise_kind.findData("gaussian"))
         self.noise_kind.setToolTip("Noise added on purpose: the clean image then serves as the reference for "

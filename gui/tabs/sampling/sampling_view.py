@@ -61,7 +61,18 @@ class SamplingView(QWidget):
         self.progress.setMaximumWidth(260)
         self.progress.setFormat("idle")
         self.progress.setValue(0)
+        left = _split(Qt.Vertical, (self._scatter_box(), 3), (self._interpolation_box(), 2))
+        right = _split(Qt.Vertical, (self._samples_box(), 0), (self._manifold_box(), 0))
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.message)
+        layout.addLayout(_row(self.model_label, self.progress, stretch=False))
+        layout.addWidget(_split(Qt.Horizontal, (left, 3), (right, 2)), 1)
+        # What is enabled only while a VAE or AAE is shown.
+        self.controls = [self.grid_size, self.seed, self.resample_button, self.save_samples_button,
+                         self.manifold_size, self.save_manifold_button, self.save_scatter_button, self.index_a,
+                         self.index_b, self.mode, self.steps, self.save_strip_button]
 
+    def _samples_box(self) -> QGroupBox:
         self.grid_size = _spin(2, 16, 8, "Samples per side of the grid.", "grid ")
         self.seed = _spin(0, 999_999, 0, "Random seed of the draws: the same seed gives the same samples.",
                           "seed ")
@@ -71,17 +82,19 @@ class SamplingView(QWidget):
         self.samples_grid = ImageGrid()
         self.samples_grid.setMinimumSize(150, 120)
         self.save_samples_button = QPushButton("Save PNG…")
-        samples_box = _group("Samples from the prior",
-                             _row(self.grid_size, self.seed, self.resample_button, self.save_samples_button),
-                             self.samples_grid)
+        return _group("Samples from the prior",
+                      _row(self.grid_size, self.seed, self.resample_button, self.save_samples_button),
+                      self.samples_grid)
 
+    def _manifold_box(self) -> QGroupBox:
         self.manifold_size = _spin(3, 30, 15, "Decoded images per side of the manifold.", "grid ")
         self.manifold = ManifoldView()
         self.manifold.setMinimumSize(150, 150)
         self.save_manifold_button = QPushButton("Save PNG…")
-        manifold_box = _group("Latent manifold (2-D latent space)", _row(self.manifold_size,
-                                                                         self.save_manifold_button), self.manifold)
+        return _group("Latent manifold (2-D latent space)", _row(self.manifold_size, self.save_manifold_button),
+                      self.manifold)
 
+    def _scatter_box(self) -> QGroupBox:
         self.scatter = LatentScatter()
         self.scatter.setMinimumSize(180, 150)
         self.decoded = ImageGrid()
@@ -90,12 +103,12 @@ class SamplingView(QWidget):
         hint = QLabel("Click or drag on the plane to decode that point.")
         hint.setWordWrap(True)
         self.save_scatter_button = QPushButton("Save PNG…")
-        plane_row = QHBoxLayout()
-        plane_row.addWidget(self.scatter, 3)
         side = QVBoxLayout()
         side.addWidget(self.decoded, 1)
         side.addWidget(hint)
         side.addWidget(self.save_scatter_button)
+        plane_row = QHBoxLayout()
+        plane_row.addWidget(self.scatter, 3)
         plane_row.addLayout(side, 1)
         self.plane_info = QLabel("")
         self.plane_info.setWordWrap(True)
@@ -106,9 +119,9 @@ class SamplingView(QWidget):
         self.refine_steps.setSuffix(" steps")
         self.refine_steps.setKeyboardTracking(False)  # typing "30" starts one job, not one for "3" first
         self.refine_steps.setSpecialValueText("refine codes: off (encoder only)")
-        scatter_box = _group("Latent space of the validation samples", _row(self.refine_steps), self.plane_info,
-                             plane_row)
+        return _group("Latent space of the validation samples", _row(self.refine_steps), self.plane_info, plane_row)
 
+    def _interpolation_box(self) -> QGroupBox:
         self.index_a = _spin(0, 0, 0, "Validation sample at the start of the interpolation.", "A #")
         self.index_b = _spin(0, 0, 1, "Validation sample at the end of the interpolation.", "B #")
         self.mode = QComboBox()
@@ -126,29 +139,15 @@ class SamplingView(QWidget):
         strip_row = QHBoxLayout()
         strip_row.addWidget(self.thumbnails, 1)
         strip_row.addWidget(self.strip, 4)
-        interp_box = _group("Interpolation between two validation images",
-                            _row(self.index_a, self.index_b, self.steps), _row(self.mode, self.save_strip_button),
-                            strip_row)
+        return _group("Interpolation between two validation images", _row(self.index_a, self.index_b, self.steps),
+                      _row(self.mode, self.save_strip_button), strip_row)
 
-        left = QSplitter(Qt.Vertical)
-        left.addWidget(scatter_box)
-        left.addWidget(interp_box)
-        left.setStretchFactor(0, 3)
-        left.setStretchFactor(1, 2)
-        right = QSplitter(Qt.Vertical)
-        right.addWidget(samples_box)
-        right.addWidget(manifold_box)
-        columns = QSplitter(Qt.Horizontal)
-        columns.addWidget(left)
-        columns.addWidget(right)
-        columns.setStretchFactor(0, 3)
-        columns.setStretchFactor(1, 2)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.message)
-        layout.addLayout(_row(self.model_label, self.progress, stretch=False))
-        layout.addWidget(columns, 1)
 
-        # What is enabled only while a VAE or AAE is shown.
-        self.controls = [self.grid_size, self.seed, self.resample_button, self.save_samples_button,
-                         self.manifold_size, self.save_manifold_button, self.save_scatter_button, self.index_a,
-                         self.index_b, self.mode, self.steps, self.save_strip_button]
+def _split(orientation, *parts) -> QSplitter:
+    """A splitter of (widget, stretch) parts; stretch 0 leaves the splitter's default."""
+    splitter = QSplitter(orientation)
+    for i, (widget, stretch) in enumerate(parts):
+        splitter.addWidget(widget)
+        if stretch:
+            splitter.setStretchFactor(i, stretch)
+    return splitter

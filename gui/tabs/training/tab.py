@@ -10,6 +10,7 @@ from engine.core.config import MODEL_LABELS, TrainConfig
 from engine.core.errors import ConfigError, RunError
 from engine.core.events import BatchEnded, EpochEnded, PreviewReady, Progress, Started
 from engine.jobs import train_job
+from gui.common.forms import scroll_column
 from gui.common.image_grid import ImageGrid
 from gui.common.loss_plot import LossPlot
 from gui.failures import failure_text, stopped
@@ -59,16 +60,7 @@ class TrainingTab(QWidget):
         buttons = QHBoxLayout()
         for b in (self.start_button, self.stop_button, self.save_button):
             buttons.addWidget(b)
-        controls = QWidget()
-        column = QVBoxLayout(controls)
-        column.addWidget(self.form)
-        column.addLayout(buttons)
-        column.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(controls)
-        scroll.setMinimumWidth(340)
-        return scroll
+        return scroll_column(self.form, buttons, min_width=340)
 
     def _live_view(self) -> QWidget:
         self.progress = QProgressBar()

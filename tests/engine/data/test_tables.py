@@ -77,7 +77,7 @@ def test_blank_lines_skipped_and_line_numbers_kept(tmp_path):
     t = table(tmp_path, "a,b\n\n1,2\n\n\n3,NA\n5,6\n")
     assert t.n_rows == 3 and t.first_line == 3
     assert [t.line_of(i) for i in range(3)] == [3, 6, 7]
-    with pytest.raises(DataError, match=r"data\.csv.*'b'.*line 6\b.*Impute"):
+    with pytest.raises(DataError, match=r"data\.csv.*'b'.*line 6\b.*imputing"):
         prepare(t, TableOptions())
 
 
@@ -151,7 +151,7 @@ def test_text_column_left_out_with_note_or_one_hot(tmp_path):
     t = table(tmp_path, "amount,colour\n1,red\n2,blue\n3,red\n")
     plain = prepare(t, TableOptions(features=("amount", "colour")))
     assert plain.feature_names == ("amount",) and plain.x.tolist() == [[1.0], [2.0], [3.0]]
-    assert any("Left out text column(s) colour: tick One-hot encode" in n for n in plain.notes)
+    assert any("Left out text column(s) colour: turn on one-hot encoding" in n for n in plain.notes)
     hot = prepare(t, TableOptions(features=("amount", "colour"), one_hot=True))
     assert hot.feature_names == ("amount", "colour=blue", "colour=red")
     assert hot.x.tolist() == [[1, 0, 1], [2, 1, 0], [3, 0, 1]] and hot.x.dtype == np.float64
@@ -180,7 +180,7 @@ def test_unknown_feature_or_label(tmp_path):
 
 
 def test_no_usable_feature(tmp_path):
-    with pytest.raises(DataError, match="no usable feature.*One-hot"):
+    with pytest.raises(DataError, match="no usable feature.*one-hot"):
         prepare(table(tmp_path, "name,colour\nal,red\nbo,blue\n"), TableOptions())
 
 
@@ -288,7 +288,7 @@ def test_apply_encoding_text_in_numeric_column_and_third_label(tmp_path):
 
 def test_apply_encoding_without_impute_refuses_gaps(tmp_path):
     p = prepare(table(tmp_path, "a,b\n1,2\n3,4\n"), TableOptions())
-    with pytest.raises(DataError, match="'b' .*line 3.*without Impute"):
+    with pytest.raises(DataError, match="'b' .*line 3.*without imputing"):
         apply_encoding(table(tmp_path, "a,b\n1,2\n5,\n", "s.csv"), p.encoding)
 
 

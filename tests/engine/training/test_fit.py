@@ -252,5 +252,5 @@ def test_residual_denoiser_trains_on_patches_and_removes_noise(tmp_path):
 
 
 def test_residual_needs_noise_and_mse():
-    with pytest.raises(ConfigError, match="tick Denoising"):
+    with pytest.raises(ConfigError, match="train it as a denoiser"):
         TrainConfig(model_kind="residual")

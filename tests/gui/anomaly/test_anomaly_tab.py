@@ -109,7 +109,7 @@ def test_table_with_text_and_gaps_then_imputed(qtbot, window, messages, tmp_path
     assert tab.table_chooser.features() == ("amount", "hour")  # the text column is not ticked
     tab.table_chooser.set_label("status")
     train(qtbot, tab)
-    assert messages and "line 7" in messages[-1][1] and "Impute" in messages[-1][1]
+    assert messages and "line 7" in messages[-1][1] and "imputing missing values" in messages[-1][1]
     assert tab.train_button.isEnabled()  # still usable
     tab.table_chooser.impute.setChecked(True)
     messages.clear()

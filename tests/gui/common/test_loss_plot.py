@@ -9,6 +9,7 @@ import pytest
 from engine.core.events import BatchEnded, EpochEnded
 from gui.common.canvas import MplCanvas
 from gui.common.loss_plot import LossPlot
+from tests.gui.helpers import shown
 
 
 def epoch(i, loss, val=None, improved=False, **extra):
@@ -322,11 +323,7 @@ def test_loss_plot_log_toggle_redraws_and_shows_the_lines(qtbot, plot):
 
 
 def test_canvas_lays_out_only_when_something_changes(qtbot):
-    plot = LossPlot()
-    qtbot.addWidget(plot)
-    plot.resize(500, 300)
-    plot.show()
-    qtbot.waitExposed(plot)
+    plot = shown(qtbot, LossPlot(), 500, 300)
     plot.add_epoch(epoch(0, 0.5, 0.6))
     plot.draw()
     runs = plot.layout_runs()
@@ -340,3 +337,24 @@ def test_canvas_lays_out_only_when_something_changes(qtbot):
     plot.ax.set_title("a new title")
     plot.draw()
     assert plot.layout_runs() == runs + 2
+
+
+def test_long_legend_goes_under_the_plot_when_it_fits(qtbot):
+    """Eight entries (a VAE's terms) under the plot, off the curves; inside again on a tiny plot."""
+    plot = shown(qtbot, LossPlot(), 900, 420)
+    for e in range(3):
+        terms = {"reconstruction": 150.0 - e, "kl": 5.0 + e}
+        logs = {"loss": 155.0 - e, "val_loss": 156.0 - e, **terms, **{f"val_{k}": v + 1 for k, v in terms.items()}}
+        plot.add_epoch(EpochEnded(e, 3, logs, 0.1, True))
+    plot.draw()
+    renderer = plot.get_renderer()
+    assert len(plot.legend_texts()) == 7 and plot._figure_legend is not None
+    box = plot._figure_legend.get_window_extent(renderer)
+    assert 0 <= box.x0 and box.x1 <= plot.figure.bbox.width  # nothing cut off
+    assert box.y1 <= plot.ax.get_tightbbox(renderer).y0 + 1  # below the axes and their labels
+    low, high = plot.ax2.get_ylim()
+    assert low <= 5.0 and 7.0 <= high and plot.ax2.get_ylabel() == "KL divergence"
+    plot.resize(320, 200)  # no room under a tiny plot: back inside, smaller
+    qtbot.waitUntil(lambda: plot._figure_legend is None, timeout=5000)
+    plot.draw()
+    assert plot.legend_axes().get_legend() is not None and len(plot.legend_texts()) == 7

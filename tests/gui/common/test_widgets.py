@@ -7,8 +7,8 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QTabWidget, QWidget
 
 from gui.common.canvas import MplCanvas
-from gui.tabs.reconstruction.error_histogram import ErrorHistogram
 from gui.common.image_grid import ImageGrid
+from tests.gui.helpers import shown
 
 
 # -- ImageGrid -------------------------------------------------------------------------------
@@ -137,9 +137,7 @@ def test_image_grid_rejects_bad_input(grid):
 def test_image_grid_reports_the_clicked_column(qtbot, grid):
     grid.set_images([np.zeros((3, 28, 28, 1)), np.zeros((3, 28, 28, 1))], ["in", "out"],
                     captions=["a", "b", "c"])
-    grid.resize(400, 300)
-    grid.show()
-    qtbot.waitExposed(grid)
+    shown(qtbot, grid, 400, 300)
     grid.draw()
     ratio = grid.devicePixelRatioF()
 
@@ -160,9 +158,7 @@ def test_image_grid_texts_fit_in_the_figure(qtbot, grid):
     rows = [np.zeros((8, 28, 28, 1))] * 3
     grid.set_images(rows, ["original", "noisy input", "reconstructed"],
                     captions=[f"#{i} (3)\nerr 0.0{i}23" for i in range(8)])
-    grid.resize(700, 300)
-    grid.show()
-    qtbot.waitExposed(grid)
+    shown(qtbot, grid, 700, 300)
     grid.draw()
     renderer = grid.get_renderer()
     fig = grid.figure.bbox
@@ -202,24 +198,6 @@ def test_visible_canvas_coalesces_draw_requests(qtbot):
     qtbot.waitUntil(lambda: canvas.draws_requested == 1, timeout=2000)
     qtbot.wait(2 * MplCanvas.DRAW_INTERVAL_MS)
     assert canvas.draws_requested == 1  # not dirty any more: no further draws
-
-
-def test_error_histogram_marks_without_a_new_layout(qtbot):
-    histogram = ErrorHistogram()
-    qtbot.addWidget(histogram)
-    histogram.resize(500, 220)
-    histogram.show()
-    qtbot.waitExposed(histogram)
-    errors = np.random.default_rng(0).gamma(2.0, 0.01, 500)
-    histogram.set_errors(errors)
-    histogram.draw()
-    runs = histogram.layout_runs()
-    histogram.mark(errors[:3])
-    histogram.draw()
-    np.testing.assert_allclose(histogram.marked(), errors[:3])
-    assert histogram.layout_runs() == runs
-    box = histogram.ax.get_tightbbox(histogram.get_renderer())
-    assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= histogram.figure.bbox.x1
 
 
 def test_canvas_has_a_sensible_minimum_size(qtbot):

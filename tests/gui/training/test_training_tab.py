@@ -244,30 +244,3 @@ def test_trained_vae_streams_its_terms_and_becomes_the_session_model(qtbot, wind
     assert guards.is_generative(window.session.model) and latent.latent_dim(window.session.model) == 2
     plot.reset("next run")  # a plain run after it has no right axis
     assert plot.ax2 is None and len(plot.figure.axes) == 1 and plot.legend_texts() == []
-
-
-def test_long_legend_goes_under_the_plot_when_it_fits(qtbot):
-    """Eight entries (a VAE's terms) under the plot, off the curves; inside again on a tiny plot."""
-    from engine.core.events import EpochEnded
-    from gui.common.loss_plot import LossPlot
-    plot = LossPlot()
-    qtbot.addWidget(plot)
-    plot.resize(900, 420)
-    plot.show()
-    qtbot.waitExposed(plot)
-    for e in range(3):
-        terms = {"reconstruction": 150.0 - e, "kl": 5.0 + e}
-        logs = {"loss": 155.0 - e, "val_loss": 156.0 - e, **terms, **{f"val_{k}": v + 1 for k, v in terms.items()}}
-        plot.add_epoch(EpochEnded(e, 3, logs, 0.1, True))
-    plot.draw()
-    renderer = plot.get_renderer()
-    assert len(plot.legend_texts()) == 7 and plot._figure_legend is not None
-    box = plot._figure_legend.get_window_extent(renderer)
-    assert 0 <= box.x0 and box.x1 <= plot.figure.bbox.width  # nothing cut off
-    assert box.y1 <= plot.ax.get_tightbbox(renderer).y0 + 1  # below the axes and their labels
-    low, high = plot.ax2.get_ylim()
-    assert low <= 5.0 and 7.0 <= high and plot.ax2.get_ylabel() == "KL divergence"
-    plot.resize(320, 200)  # no room under a tiny plot: back inside, smaller
-    qtbot.waitUntil(lambda: plot._figure_legend is None, timeout=5000)
-    plot.draw()
-    assert plot.legend_axes().get_legend() is not None and len(plot.legend_texts()) == 7

@@ -1,0 +1,94 @@
+"""Tiling with plain NumPy functions (no model): a tiled run is the whole-image run, whatever the tiles."""
+import numpy as np
+import pytest
+
+from engine.core.errors import ConfigError, DataError, ModelError
+from engine.core.jobs import JobState, Stopped
+from engine.denoise.tiling import as_hwc, count_tiles, tiled_apply
+
+
+def box3(batch: np.ndarray) -> np.ndarray:
+    """A 3x3 mean with edge padding: each output pixel sees 1 pixel around it."""
+    padded = np.pad(batch, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+    h, w = batch.shape[1:3]
+    return sum(padded[:, dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)) / 9.0
+
+
+def image(h, w, c=1, seed=0):
+    return np.random.default_rng(seed).random((h, w, c)).astype(np.float32)
+
+
+@pytest.mark.parametrize("h, w, tile, overlap", [(37, 53, 16, 2), (64, 64, 16, 1), (20, 90, 33, 4), (9, 9, 5, 1),
+                                                 (100, 7, 10, 2)])
+def test_tiled_equals_whole_for_a_function_that_sees_no_further_than_the_overlap(h, w, tile, overlap):
+    x = image(h, w)
+    out = tiled_apply(box3, x, tile=tile, overlap=overlap)
+    np.testing.assert_allclose(out, box3(x[None])[0], atol=1e-6)
+
+
+def test_small_tiles_shrink_the_overlap_to_keep_a_centre():
+    x = image(40, 40)
+    sizes = []
+    out = tiled_apply(lambda b: sizes.extend([b.shape[1:3]] * len(b)) or b, x, tile=8, overlap=4)  # overlap 1
+    assert set(sizes) == {(8, 8)} and np.array_equal(out, x)
+    assert count_tiles((40, 40, 1), tile=8, overlap=4) == len(sizes) == 49  # 7 x 7 tiles, 2 pixels shared
+    np.testing.assert_allclose(tiled_apply(box3, x, tile=8, overlap=4), box3(x[None])[0], atol=1e-6)
+
+
+def test_every_pixel_is_written_once_and_from_its_own_position():
+    x = image(45, 31, 2)
+    np.testing.assert_array_equal(tiled_apply(lambda b: b, x, tile=8, overlap=2), x)
+    np.testing.assert_array_equal(tiled_apply(lambda b: b[..., ::-1], x, tile=8, overlap=2), x[..., ::-1])
+
+
+def test_progress_counts_every_tile_and_count_tiles_knows_it_in_advance():
+    for shape, tile, overlap, batch in [((45, 31, 1), 8, 2, 1), ((45, 31, 1), 8, 2, 3), ((64, 64, 1), 100, 4, 2)]:
+        calls, seen = [], []
+        tiled_apply(lambda b: calls.append(len(b)) or b, image(*shape), tile=tile, overlap=overlap, batch_size=batch,
+                    state=JobState(seen.append))
+        total = count_tiles(shape, tile=tile, overlap=overlap)
+        assert sum(calls) == total and seen[-1].done == seen[-1].total == total
+        assert [e.done for e in seen] == sorted(e.done for e in seen) and max(calls) <= batch
+        assert seen[-1].message == f"{total} of {total} tile{'s' if total != 1 else ''}"
+
+
+def test_per_channel_feeds_one_channel_at_a_time():
+    x = image(20, 24, 3)
+    seen_channels = []
+    out = tiled_apply(lambda b: seen_channels.append(b.shape[-1]) or b * 2, x, per_channel=True, out_channels=1,
+                      tile=8, overlap=2)
+    assert set(seen_channels) == {1} and np.allclose(out, x * 2)
+    assert count_tiles((20, 24, 3), tile=8, overlap=2, passes=3) == 3 * count_tiles((20, 24, 3), tile=8, overlap=2)
+
+
+def test_fixed_size_and_size_multiples_are_padded_and_cropped_back():
+    x = image(10, 13)
+    sizes = []
+    out = tiled_apply(lambda b: sizes.append(b.shape[1:3]) or b, x, fixed=(16, 16), overlap=2)
+    assert set(sizes) == {(16, 16)} and np.allclose(out, x)
+    sizes.clear()
+    out = tiled_apply(lambda b: sizes.append(b.shape[1:3]) or b, x, multiple=4, tile=512)
+    assert sizes == [(12, 16)] and np.allclose(out, x)
+    tiny = image(1, 1)
+    assert np.allclose(tiled_apply(lambda b: b, tiny, fixed=(4, 4)), tiny)
+
+
+def test_a_stop_ends_between_batches():
+    state = JobState(stop=None)
+    state.request_stop()
+    with pytest.raises(Stopped):
+        tiled_apply(lambda b: b, image(32, 32), tile=8, overlap=1, state=state)
+
+
+def test_bad_arguments_and_bad_functions_are_refused():
+    with pytest.raises(DataError, match="height, width, channels"):
+        tiled_apply(lambda b: b, np.zeros((4, 4)))
+    with pytest.raises(ConfigError, match="tile must be"):
+        tiled_apply(lambda b: b, image(8, 8), tile=0)
+    with pytest.raises(ConfigError, match="overlap >= 0"):
+        tiled_apply(lambda b: b, image(8, 8), overlap=-1)
+    with pytest.raises(ModelError, match="same height and width"):
+        tiled_apply(lambda b: b[:, :-1], image(8, 8))
+    with pytest.raises(ModelError, match="as many channels"):
+        tiled_apply(lambda b: np.concatenate([b, b], -1), image(8, 8))
+    assert as_hwc(np.zeros((3, 4))).shape == (3, 4, 1) and as_hwc(np.zeros((3, 4, 2))).shape == (3, 4, 2)

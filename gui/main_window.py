@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QSettings, QTimer, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox
 
 from gui.lazy_tab import LazyTab, Tabs
@@ -44,7 +44,7 @@ class MainWindow(QMainWindow):
         for tab in self._all_tabs():
             tab.status_changed.connect(self.show_status)
         self._build_menus()
-        self.resize(1280, 820)
+        self._fit_to_screen(1280, 820)
         self._restore_settings()
         self._closed = False
         self.warm_up = JobRunner(self)
@@ -188,6 +188,16 @@ class MainWindow(QMainWindow):
                           f"<b>{APP_NAME}</b><br>Train, inspect and use autoencoders.<br>"
                           "Built on PySide6, TensorFlow/Keras 3, matplotlib and scikit-image.<br>"
                           "The built-in digits are a subset of MNIST (LeCun, Cortes, Burges; CC BY-SA 3.0).")
+
+    def _fit_to_screen(self, width: int, height: int) -> None:
+        """Open at `width` x `height`, shrunk to the screen's free area so the status bar is never
+        below its edge on a small (e.g. 1280x800) screen."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is not None:
+            free = screen.availableGeometry()
+            frame = 40  # title bar and borders the window manager adds around the window
+            width, height = min(width, free.width()), min(height, free.height() - frame)
+        self.resize(width, height)
 
     def _restore_settings(self) -> None:
         geometry = self.settings.value("window/geometry")

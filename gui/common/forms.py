@@ -2,6 +2,7 @@
 of settings every tab puts on its left."""
 from __future__ import annotations
 
+from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLayout, QScrollArea, QSpinBox, QVBoxLayout, QWidget
 
 from engine.core.config import Limits
@@ -49,8 +50,19 @@ def scroll_column(*parts: QWidget | QLayout, min_width: int) -> QScrollArea:
     for part in parts:
         column.addLayout(part) if isinstance(part, QLayout) else column.addWidget(part)
     column.addStretch(1)
-    scroll = QScrollArea()
+    scroll = _Column()
     scroll.setWidgetResizable(True)
     scroll.setWidget(column_widget)
     scroll.setMinimumWidth(min_width)
     return scroll
+
+
+class _Column(QScrollArea):
+    """Asks for the width of its widgets beside a vertical scroll bar, so a short window shows that bar
+    alone, not a horizontal one too; it can still be squeezed down to its minimum width."""
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        inner = self.widget().sizeHint().width() if self.widget() is not None else 0
+        width = inner + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+        return QSize(max(hint.width(), width), hint.height())

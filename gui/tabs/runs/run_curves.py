@@ -47,8 +47,9 @@ class RunCurves(MplCanvas):
         bars.set_yticks(range(len(values)), labels, fontsize=7)
         bars.invert_yaxis()
         bars.set_xlabel("mean code activation (validation samples)")
-        if not values:
+        if not values:  # no scale to read: no ticks either
             bars.set_yticks([])
+            bars.set_xticks([])
             bars.text(0.5, 0.5, "no code activations recorded", ha="center", va="center", transform=bars.transAxes,
                       color="grey")
         self.invalidate_layout()

@@ -214,6 +214,7 @@ class TrainingTab(QWidget):
         self.session.set_model(result.model, origin, result.config)
         self.loss_plot.mark_best(result.best_epoch)
         message = result.message + (f" Recorded as run {outcome.run.id} (Runs tab)." if outcome.run else "")
+        self._end_progress(f"stopped after {epochs} epoch(s)" if result.stopped_by_user else f"done, {epochs} epoch(s)")
         self.progress_label.setText(message)
         self.status_changed.emit(message)
         if outcome.dataset.skipped:
@@ -224,13 +225,20 @@ class TrainingTab(QWidget):
     @Slot(object)
     def _on_failed(self, exc: BaseException) -> None:
         if stopped(exc):  # stopped before training began (e.g. while the data loaded): nothing to keep
+            self._end_progress("stopped")
             self.progress_label.setText("Stopped before training began.")
             self.status_changed.emit("Stopped before training began; the model in use is unchanged.")
             return
         message = failure_text(exc)
+        self._end_progress("failed")
         self.progress_label.setText(f"Training failed: {message}")
         self.status_changed.emit(f"Training failed: {message}")
         QMessageBox.warning(self, "Training failed", message)
+
+    def _end_progress(self, text: str) -> None:
+        """The bar after a run: what happened, with no time left to count down."""
+        self.progress.setRange(0, max(1, self.progress.maximum()))
+        self.progress.setFormat(f"{text}  %p%")
 
     @Slot()
     def _on_finished(self) -> None:

@@ -22,6 +22,7 @@ def test_start_streams_loss_curve_and_previews(qtbot, window, tiny_npz):
     assert window.session.model is not None
     assert "Finished 3 epoch(s)" in window.status_label.text()
     assert tab.progress.value() == tab.progress.maximum()
+    assert tab.progress.format().startswith("done, 3 epoch(s)") and "left" not in tab.progress.text()
     assert tab.start_button.isEnabled() and not tab.stop_button.isEnabled() and tab.save_button.isEnabled()
 
 
@@ -37,6 +38,9 @@ def test_stop_keeps_best_model_and_app_stays_usable(qtbot, window, tiny_npz):
     assert "Stopped by you" in window.status_label.text()
     assert window.session.model is not None
     assert tab.start_button.isEnabled()
+    # The bar says it stopped, after how many epochs; no countdown left over from the run.
+    done = len(tab.loss_plot.line_data("loss")[0])
+    assert tab.progress.text().startswith(f"stopped after {done} epoch(s)") and "left" not in tab.progress.text()
     # The model in use is the best epoch's, not the weights the stop interrupted mid-epoch.
     val = tab.loss_plot.line_data("val_loss")[1]
     assert val_bce(window.session.model, window.session.dataset.x_val) == pytest.approx(min(val), rel=1e-4)
@@ -111,6 +115,7 @@ def test_diverging_loss_reports_nan(qtbot, window, messages, tmp_path, monkeypat
         click(qtbot, tab.start_button)
     assert any("Lower the learning rate" in text for _title, text in messages)
     assert tab.start_button.isEnabled()
+    assert tab.progress.text().startswith("failed")
 
 
 def test_settings_persist_between_sessions(qtbot, settings, messages):
@@ -224,6 +229,7 @@ def test_trained_vae_streams_its_terms_and_becomes_the_session_model(qtbot, wind
     from engine.latent import codes as latent
     from engine.models import guards
 
+    window.resize(1280, 760)  # a laptop-sized window (the offscreen screen is only 800x600)
     tab = window.training_tab
     use_array(tab, tiny_npz, epochs=2, kind="vae")
     tab.code_size.setValue(2)

@@ -47,11 +47,13 @@ def test_images_are_named_and_labels_written(tmp_path):
 
 def test_synthetic_rows_are_written_as_the_values_shown(tmp_path):
     x = np.array([[0.0, 1.0], [2.0, -1.0]], np.float32)
-    data = AnomalyData("table", Dataset(x[:1], x[:1]), x, None, "demo", ("x1", "x2"),
+    labels = np.array([0, 1], np.int8)  # the demo knows which rows it made anomalous
+    data = AnomalyData("table", Dataset(x[:1], x[:1]), x, labels, "demo", ("x1", "x2"),
                        scaler=Scaler(np.array([10.0, 20.0]), np.array([2.0, 1.0])))
-    got = rows(write_scored_csv(Scores(np.array([0.1, 0.2], np.float32), None, x, x, data), 0.1, tmp_path / "d.csv"))
-    assert got[0] == ["x1", "x2", "anomaly_score", "anomaly_flag"]
-    assert got[1][:2] == ["10", "21"] and got[2][:2] == ["14", "19"] and [got[1][3], got[2][3]] == ["0", "1"]
+    got = rows(write_scored_csv(Scores(np.array([0.1, 0.2], np.float32), labels, x, x, data), 0.1,
+                                tmp_path / "d.csv"))
+    assert got[0] == ["x1", "x2", "label_anomalous", "anomaly_score", "anomaly_flag"]
+    assert got[1][:3] == ["10", "21", "0"] and got[2][:3] == ["14", "19", "1"] and [got[1][4], got[2][4]] == ["0", "1"]
 
 
 def test_sequence_steps_are_flagged_inside_flagged_windows(tmp_path):
@@ -70,6 +72,7 @@ def test_sequence_steps_are_flagged_inside_flagged_windows(tmp_path):
 def test_an_unwritable_place_is_explained(tmp_path, read_only_folder):
     x = np.zeros((5, 1), np.float32)
     data = AnomalyData("table", Dataset(x[:1], x[:1]), x, None, "t", ("a",), scaler=Scaler(np.zeros(1), np.ones(1)))
-    with pytest.raises(DetectorFileError, match="Could not write"):
+    with pytest.raises(DetectorFileError, match="Could not write") as caught:
         write_scored_csv(Scores(ERRORS, None, x, x, data), 0.5, read_only_folder / "s.csv")
+    assert "[Errno" not in str(caught.value)  # the reason in words, not the exception's repr
     assert list(read_only_folder.iterdir()) == []

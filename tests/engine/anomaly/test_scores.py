@@ -44,6 +44,50 @@ def test_best_f1_threshold_separates_perfectly_separable_scores():
     assert anomaly.threshold_stats(errors, anomaly.max_threshold(errors[:3]), labels).flagged == 2
 
 
+def _brute_force_best_f1(errors, labels):
+    """The highest F1 over every threshold that changes the flags (each score, and below the lowest)."""
+    candidates = np.concatenate([[np.nextafter(errors.min(), -np.inf)], np.unique(errors)])
+    return max(anomaly.threshold_stats(errors, t, labels).f1 for t in candidates)
+
+
+@pytest.mark.parametrize("labels_by_rank", [
+    [1, 0, 0, 0],  # the best cut is the highest score (the last one scikit-learn returns)
+    [0, 0, 1, 1, 0, 0, 0, 1],  # the top two are normal: no flag is right at the first cuts
+    [0, 0, 1, 1] + [0] * 92 + [1, 1],  # best F1 0.5 at precision = recall = 0.5
+    [1, 1, 0],  # flagging everything is best
+])
+def test_best_f1_threshold_is_the_best_of_every_threshold(labels_by_rank):
+    labels = np.array(labels_by_rank)
+    errors = np.arange(len(labels), 0, -1, dtype=np.float64)  # rank 0 has the highest score
+    t = anomaly.best_f1_threshold(errors, labels)
+    assert anomaly.threshold_stats(errors, t, labels).f1 == pytest.approx(_brute_force_best_f1(errors, labels))
+
+
+def test_best_f1_threshold_on_noisy_scores_matches_brute_force():
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        labels = (rng.random(60) < 0.2).astype(np.int8)
+        labels[:2] = (0, 1)
+        errors = rng.normal(labels * 0.7, 1.0)  # overlapping classes, negative scores too
+        t = anomaly.best_f1_threshold(errors, labels)
+        assert anomaly.threshold_stats(errors, t, labels).f1 == pytest.approx(_brute_force_best_f1(errors, labels))
+
+
+def test_best_f1_threshold_flags_a_best_score_of_zero():
+    errors = np.array([0.0, 0.5, 1.0])  # flagging all three is best, so the lowest score, 0, must be flagged
+    labels = np.array([1, 1, 0])
+    t = anomaly.best_f1_threshold(errors, labels)
+    assert anomaly.flags(errors, t).all() and t < 0.0
+
+
+def test_threshold_defaults_are_the_99th_percentile_and_three_mads():
+    train = np.arange(1.0, 101.0)
+    assert anomaly.percentile_threshold(train) == pytest.approx(np.percentile(train, 99.0))
+    assert anomaly.mad_threshold(train) == pytest.approx(50.5 + 3 * 1.4826 * 25)
+    assert anomaly.suggested_thresholds(train) == {"percentile": anomaly.percentile_threshold(train),
+                                                   "max": 100.0, "mad": anomaly.mad_threshold(train)}
+
+
 def test_a_score_equal_to_the_threshold_is_not_flagged():
     errors = np.array([0.125, 0.5, 0.25, 0.5, 0.75], np.float32)
     labels = np.array([0, 1, 0, 0, 1])

@@ -76,3 +76,13 @@ def test_an_unwritable_place_is_explained(tmp_path, read_only_folder):
         write_scored_csv(Scores(ERRORS, None, x, x, data), 0.5, read_only_folder / "s.csv")
     assert "[Errno" not in str(caught.value)  # the reason in words, not the exception's repr
     assert list(read_only_folder.iterdir()) == []
+
+
+def test_overlapping_flagged_windows_flag_every_step_they_cover():
+    # three windows of four steps, three steps apart: windows 0-3 and 3-6 are flagged and overlap at step 3
+    data = AnomalyData("sequence", Dataset(np.zeros((1, 4, 1)), np.zeros((1, 4, 1))), np.zeros((3, 4, 1)), None,
+                       "s.csv", series=np.zeros((10, 1)), starts=np.array([0, 3, 6]))
+    scores = Scores(np.array([0.6, 0.7, 0.1], np.float32), None, np.zeros((3, 4, 1)), np.zeros((3, 4, 1)), data)
+    np.testing.assert_array_equal(flags_of(scores, 0.5), [1, 1, 1, 1, 1, 1, 1, 0, 0, 0])
+    np.testing.assert_array_equal(flags_of(scores, 0.65), [0, 0, 0, 1, 1, 1, 1, 0, 0, 0])
+    assert not flags_of(scores, 0.7).any()

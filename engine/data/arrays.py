@@ -19,9 +19,7 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files}
     except ValueError as exc:
-        if "pickle" in str(exc):
-            raise _pickle_error(path) from exc
-        raise DataError(f"{path.name} is damaged ({exc}). Download or save it again.") from exc
+        raise _value_error(path, exc, "Download or save it again.") from exc
     except (OSError, EOFError, KeyError) as exc:
         raise DataError(f"{path.name} is truncated or corrupt ({exc}). Download or save it again.") from exc
     except Exception as exc:  # zipfile.BadZipFile, zlib.error, ...
@@ -78,14 +76,19 @@ def _pickle_error(path: Path) -> DataError:
                      "np.save('data.npy', np.asarray(x, dtype='float32')).")
 
 
+def _value_error(path: Path, exc: ValueError, what_to_do: str) -> DataError:
+    """NumPy's ValueError from np.load: object arrays (its message names allow_pickle) or a damaged file."""
+    if "pickle" in str(exc):
+        return _pickle_error(path)
+    return DataError(f"{path.name} is damaged ({exc}). {what_to_do}")
+
+
 def _load_npy(path: Path) -> dict[str, np.ndarray]:
     _check_numpy_magic(path)
     try:
         return {"x": np.load(path, allow_pickle=False)}
     except ValueError as exc:
-        if "pickle" in str(exc) or "object" in str(exc).lower():
-            raise _pickle_error(path) from exc
-        raise DataError(f"{path.name} is damaged ({exc}). Save it again with np.save.") from exc
+        raise _value_error(path, exc, "Save it again with np.save.") from exc
     except (OSError, EOFError) as exc:
         raise DataError(f"{path.name} is truncated or corrupt ({exc}). Save it again with np.save.") from exc
 

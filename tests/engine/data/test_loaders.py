@@ -349,3 +349,60 @@ def test_npz_layouts(tmp_path: Path) -> None:
 def test_dataset_summary_for_tables() -> None:
     ds = Dataset(np.zeros((3, 4), np.float32), np.zeros((1, 4), np.float32), source="T")
     assert ds.summary() == "T: 3 training + 1 validation samples of 4" and not ds.is_image
+
+
+def test_damaged_array_files_are_told_apart_from_pickles(tmp_path: Path) -> None:
+    import pickle
+
+    (tmp_path / "raw.npy").write_bytes(pickle.dumps([1, 2, 3]))  # a bare pickle with a NumPy name
+    with pytest.raises(DataError, match="unpickling can run arbitrary code"):
+        load_array_file(tmp_path / "raw.npy")
+    np.save(tmp_path / "cut.npy", np.arange(1000, dtype=np.float32))
+    whole = (tmp_path / "cut.npy").read_bytes()
+    (tmp_path / "cut.npy").write_bytes(whole[:60])  # inside the header
+    with pytest.raises(DataError, match="cut.npy is damaged") as caught:
+        load_array_file(tmp_path / "cut.npy")
+    assert "pickle" not in str(caught.value)
+    (tmp_path / "cut.npy").write_bytes(whole[:500])  # inside the data
+    with pytest.raises(DataError, match="cut.npy is damaged"):
+        load_array_file(tmp_path / "cut.npy")
+    np.savez(tmp_path / "obj.npz", x=np.array([[1], "a"], dtype=object))
+    with pytest.raises(DataError, match="unpickling can run arbitrary code"):
+        load_array_file(tmp_path / "obj.npz")
+    np.savez(tmp_path / "empty.npz")
+    with pytest.raises(DataError, match=r"holds arrays \(none\)"):
+        load_array_file(tmp_path / "empty.npz")
+    (tmp_path / "photo.npy").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64))  # a JPEG, renamed
+    with pytest.raises(DataError, match="photo.npy is not a NumPy"):
+        load_array_file(tmp_path / "photo.npy")
+    (tmp_path / "folder.npy").mkdir()
+    with pytest.raises(DataError, match="Cannot read folder.npy"):
+        load_array_file(tmp_path / "folder.npy")
+
+
+@pytest.mark.parametrize("error", [OSError(5, "Input/output error"), EOFError("end of file")])
+def test_a_read_error_while_loading_is_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error) -> None:
+    np.save(tmp_path / "x.npy", np.zeros((4, 3)))
+
+    def failing_load(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(np, "load", failing_load)
+    with pytest.raises(DataError, match="x.npy is truncated or corrupt"):
+        load_array_file(tmp_path / "x.npy")
+
+
+@pytest.mark.parametrize("test_shape", [(3, 4, 4), (3, 8, 8)])
+def test_train_and_test_parts_of_different_shapes_are_refused(tmp_path: Path, test_shape) -> None:
+    np.savez(tmp_path / "k.npz", x_train=np.zeros((5, 6, 6)), x_test=np.zeros(test_shape))
+    h = test_shape[1]
+    with pytest.raises(DataError, match=rf"training samples are \(6, 6, 1\) but test samples are \({h}, {h}, 1\)"):
+        load_array_file(tmp_path / "k.npz")
+
+
+def test_the_default_split_is_the_one_of_seed_0(tmp_path: Path) -> None:
+    """Runs resume on the same split, so the default seed is part of what a saved run means."""
+    x = np.arange(40, dtype=np.float32).reshape(20, 2) / 39
+    np.save(tmp_path / "x.npy", x)
+    _, _, x_val, _ = split(x, None, 0.1, 0)
+    np.testing.assert_array_equal(load_array_file(tmp_path / "x.npy").x_val, x_val)

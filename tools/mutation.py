@@ -158,14 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--targets", default=str(ROOT / "tools" / "mutation_targets.toml"))
     parser.add_argument("--rev", default="HEAD", help="commit to test (default HEAD; uncommitted work is not seen)")
-    parser.add_argument("--only", nargs="*", default=(), help="target names (prefixes) to run")
+    parser.add_argument("--only", nargs="*", default=(), help="target names (prefixes) to run, in this order")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--count", action="store_true", help="only count the mutants (and time the tests)")
     parser.add_argument("--work", help="keep the sessions here (an interrupted run continues where it stopped)")
     args = parser.parse_args(argv)
     targets = tomllib.loads(Path(args.targets).read_text())["target"]
     if args.only:
-        targets = [t for t in targets if any(t["name"].startswith(o) for o in args.only)]
+        targets = [t for o in args.only for t in targets if t["name"].startswith(o)]  # in the order given
     python = sys.executable
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TF_CPP_MIN_LOG_LEVEL="2", PYTHONDONTWRITEBYTECODE="1")
     rev = run(["git", "rev-parse", "--short", args.rev], ROOT, env).stdout.strip()

@@ -92,3 +92,56 @@ def test_bad_arguments_and_bad_functions_are_refused():
     with pytest.raises(ModelError, match="as many channels"):
         tiled_apply(lambda b: np.concatenate([b, b], -1), image(8, 8))
     assert as_hwc(np.zeros((3, 4))).shape == (3, 4, 1) and as_hwc(np.zeros((3, 4, 2))).shape == (3, 4, 2)
+
+
+def recorder(seen):
+    def fn(batch):
+        seen.append(batch.copy())
+        return batch
+    return fn
+
+
+def test_padding_mirrors_the_image_as_a_convolution_expects():
+    seen = []
+    row = np.array([[[1.0], [2.0], [3.0]]], np.float32)  # 1 x 3
+    tiled_apply(recorder(seen), row, fixed=(1, 9), overlap=0)  # 3 on each side: more than the row, so symmetric
+    assert seen[0][0, 0, :, 0].tolist() == [3, 2, 1, 1, 2, 3, 3, 2, 1]
+    seen.clear()
+    tiled_apply(recorder(seen), row[:, :2], fixed=(1, 4), overlap=0)  # 1 on each side of 2: reflected
+    assert seen[0][0, 0, :, 0].tolist() == [2, 1, 2, 1]
+
+
+def test_fixed_height_and_width_may_differ():
+    seen = []
+    x = image(5, 11)
+    out = tiled_apply(recorder(seen), x, fixed=(8, 16), overlap=0)
+    assert {b.shape[1:3] for b in seen} == {(8, 16)} and np.allclose(out, x)
+
+
+def test_batches_hold_at_most_the_pixel_budget():
+    from engine.denoise.tiling import _BATCH_PIXELS
+
+    sizes = []
+    tiled_apply(lambda b: sizes.append(len(b)) or b, np.zeros((600, 600, 1), np.float32), tile=256, overlap=8)
+    per_batch = _BATCH_PIXELS // (256 * 256)
+    assert sum(sizes) == count_tiles((600, 600), tile=256, overlap=8) and max(sizes) == per_batch < sum(sizes)
+
+
+def test_empty_images_and_wrong_outputs_are_refused_with_their_shapes():
+    for shape in [(0, 4, 1), (4, 0, 1), (4, 4, 0)]:
+        with pytest.raises(DataError, match="height, width, channels"):
+            tiled_apply(lambda b: b, np.zeros(shape, np.float32))
+    with pytest.raises(ModelError, match=r"returned \(7, 8, 1\) for an input of \(8, 8, 1\)"):
+        tiled_apply(lambda b: b[:, :-1], image(8, 8))
+    with pytest.raises(ModelError, match="same height and width"):
+        tiled_apply(lambda b: b[..., None], image(8, 8))  # a fifth axis
+    with pytest.raises(ModelError, match="returned 1 channels for 3"):
+        tiled_apply(lambda b: b[..., :1], image(16, 16, 3), tile=8, overlap=1)  # a batch of several tiles
+
+
+def test_per_channel_outputs_of_several_channels_stay_in_channel_order():
+    x = image(6, 7, 3)
+    out = tiled_apply(lambda b: np.concatenate([b, 2 * b], -1), x, per_channel=True, out_channels=2, tile=4,
+                      overlap=1)
+    expected = np.concatenate([np.concatenate([x[..., c:c + 1], 2 * x[..., c:c + 1]], -1) for c in range(3)], -1)
+    np.testing.assert_allclose(out, expected)

@@ -14,7 +14,7 @@ from engine.anomaly.data import AnomalySpec, Scaler
 from engine.anomaly.detector import Detector
 from engine.core.config import TrainConfig
 from engine.core.errors import ConfigError, DetectorFileError
-from engine.core.fileio import atomic_path
+from engine.core.fileio import atomic_path, file_problem
 
 
 DETECTOR_SUFFIX = ".aedet"
@@ -56,8 +56,9 @@ def load_detector(path: str | Path) -> Detector:
     from engine.core.errors import ModelError
 
     path = Path(path)
-    if not path.is_file():
-        raise DetectorFileError(f"{path} does not exist or is not a file.")
+    problem = file_problem(path)
+    if problem:
+        raise DetectorFileError(problem)
     if not zipfile.is_zipfile(path):
         raise DetectorFileError(f"{path.name} is not a detector file (Autoencoder Studio saves detectors as "
                                 f"{DETECTOR_SUFFIX} zip files); it may be another kind of file or damaged.")

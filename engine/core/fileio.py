@@ -1,15 +1,59 @@
-"""Atomic file writing: write beside the target, then rename over it."""
+"""Files: atomic writing (beside the target, then renamed over it), and what may be read safely."""
 from __future__ import annotations
 
 import contextlib
 import json
 import math
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 import numpy as np
 from typing import Any, Iterator
+
+
+def file_problem(path: Path) -> str | None:
+    """Why `path` cannot be read as a file, as a sentence, or None when it can.
+
+    Checked before anything opens it: a FIFO, device or socket would block a reader forever
+    (or never end), so only regular files (or links to them) pass.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return f"{path} does not exist."
+    except OSError as exc:
+        return f"Cannot read {path}: {exc.strerror or exc}."
+    if stat.S_ISDIR(mode):
+        return f"{path} is a folder, not a file."
+    if not stat.S_ISREG(mode):
+        kind = "a pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) \
+            else "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+        return f"{path} is {kind}, not a regular file; reading it could wait forever."
+    return None
+
+
+def size_text(n_bytes: int) -> str:
+    """A size for messages: bytes, MiB or GiB."""
+    if n_bytes >= 2**30:
+        return f"{n_bytes / 2**30:.1f} GiB"
+    return f"{n_bytes / 2**20:.1f} MiB" if n_bytes >= 2**20 else f"{n_bytes:,} bytes"
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux: MemAvailable), or None when unknown."""
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 @contextlib.contextmanager

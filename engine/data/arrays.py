@@ -2,19 +2,21 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from engine.core.errors import DataError
+from engine.core.fileio import available_memory, file_problem, size_text
 from engine.data.dataset import Dataset, _scale, check_labels, split
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
     """All arrays of an .npz, refusing pickles; DataError on any problem."""
-    if not path.is_file():
-        raise DataError(f"{path} does not exist or is not a file.")
+    _check_file(path)
     _check_numpy_magic(path)
+    _check_npz_headers(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files}
@@ -56,6 +58,52 @@ def load_array_file(path: str | os.PathLike, *, validation_fraction: float = 0.1
     return Dataset(x_train, x_val, y_train, y_val, source)
 
 
+def _check_file(path: Path) -> None:
+    problem = file_problem(path)
+    if problem:
+        raise DataError(f"{problem} Choose a NumPy .npy or .npz file.")
+
+
+def _check_header(f, data_bytes: int, name: str, memory: int | None) -> None:
+    """Read the .npy header at f and refuse, before anything is allocated: object arrays, a header that
+    promises more data than follows (damaged, or made to exhaust memory), or more than free memory holds
+    (the array plus its float32 copy)."""
+    try:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(f)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"{name} is damaged: its header cannot be read ({exc}). Save it again with np.save.") from exc
+    if dtype.hasobject:
+        raise DataError(_pickle_message(name))
+    count = 1
+    for n in shape:
+        count *= int(n)
+    nbytes = count * dtype.itemsize
+    if nbytes > data_bytes - f.tell():
+        raise DataError(f"{name} is damaged: its header promises an array of shape {tuple(shape)} ({dtype}, "
+                        f"{size_text(nbytes)}) but the file holds {size_text(max(0, data_bytes - f.tell()))} of "
+                        f"data. Save it again with np.save.")
+    needed = nbytes + count * 4
+    if memory is not None and needed > memory:
+        raise DataError(f"{name} holds an array of shape {tuple(shape)} ({size_text(nbytes)}); loading it needs "
+                        f"about {size_text(needed)} but {size_text(memory)} of memory is free. Use a part of the "
+                        f"data (fewer samples), or free memory and try again.")
+
+
+def _check_npz_headers(path: Path) -> None:
+    memory = available_memory()
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.filename.endswith(".npy"):
+                    with archive.open(info) as member:
+                        _check_header(member, info.file_size, f"{path.name} ({info.filename})", memory)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise DataError(f"{path.name} is truncated or corrupt ({type(exc).__name__}: {exc}). "
+                        "Download or save it again.") from exc
+
+
 def _check_numpy_magic(path: Path) -> None:
     try:
         with open(path, "rb") as f:
@@ -70,10 +118,13 @@ def _check_numpy_magic(path: Path) -> None:
         raise DataError(f"{path.name} is not a NumPy .npy/.npz file. Save your data with np.save or np.savez.")
 
 
+def _pickle_message(name: str) -> str:
+    return (f"{name} contains pickled Python objects, which we do not load because unpickling can run arbitrary "
+            "code. Convert it to a plain numeric array, e.g. np.save('data.npy', np.asarray(x, dtype='float32')).")
+
+
 def _pickle_error(path: Path) -> DataError:
-    return DataError(f"{path.name} contains pickled Python objects, which we do not load because unpickling "
-                     "can run arbitrary code. Convert it to a plain numeric array, e.g. "
-                     "np.save('data.npy', np.asarray(x, dtype='float32')).")
+    return DataError(_pickle_message(path.name))
 
 
 def _value_error(path: Path, exc: ValueError, what_to_do: str) -> DataError:
@@ -84,7 +135,13 @@ def _value_error(path: Path, exc: ValueError, what_to_do: str) -> DataError:
 
 
 def _load_npy(path: Path) -> dict[str, np.ndarray]:
+    _check_file(path)
     _check_numpy_magic(path)
+    try:
+        with open(path, "rb") as f:
+            _check_header(f, os.fstat(f.fileno()).st_size, path.name, available_memory())
+    except OSError as exc:
+        raise DataError(f"Cannot read {path.name}: {exc}. Check the file and its permissions.") from exc
     try:
         return {"x": np.load(path, allow_pickle=False)}
     except ValueError as exc:

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from engine.core.errors import ImageError
-from engine.core.fileio import atomic_path
+from engine.core.fileio import atomic_path, file_problem
 
 MAX_PIXELS = 100_000_000
 MODES = ("keep", "grey", "rgb")
@@ -70,6 +70,8 @@ def _check_file(path: Path) -> None:
         raise _fail(path, "file not found", f"Check the path: {path}")
     if path.is_dir():
         raise _fail(path, "it is a folder, not an image file", "Choose an image file inside it.")
+    if file_problem(path):  # a pipe, device or socket: reading it could wait forever
+        raise _fail(path, "not a regular file (a pipe, device or socket)", "Choose an image file.")
     if path.stat().st_size == 0:
         raise _fail(path, "file is empty", "The file has 0 bytes; choose another file.")
 

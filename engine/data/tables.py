@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from engine.core.errors import DataError
+from engine.core.fileio import file_problem, size_text
 
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-"})  # case-insensitive, after strip
 DELIMITERS = (",", "\t", ";", "|")
@@ -45,11 +46,6 @@ def _quoted(names: Sequence[str], limit: int = _LISTED) -> str:
 def _lines(lines: Sequence[int]) -> str:
     """'line 3' or 'lines 3, 7 and 12 more'."""
     return ("line " if len(lines) == 1 else "lines ") + _listing([str(n) for n in lines])
-
-
-def _size(n_bytes: int) -> str:
-    """A file size for messages."""
-    return f"{n_bytes / 2**20:.1f} MiB" if n_bytes >= 2**20 else f"{n_bytes:,} bytes"
 
 
 def _to_float(cell: str) -> float | None:
@@ -167,13 +163,12 @@ class Table:
 def read_table(path: str | os.PathLike, max_bytes: int = 512 << 20) -> Table:
     """Read a CSV/TSV file (utf-8, else latin-1); delimiter and header row are detected."""
     path = Path(path)
-    if path.is_dir():
-        raise DataError(f"{path} is a folder, not a table. Choose a CSV or TSV file.")
-    if not path.is_file():
-        raise DataError(f"{path} does not exist. Choose a CSV or TSV file.")
+    problem = file_problem(path)
+    if problem:
+        raise DataError(f"{problem} Choose a CSV or TSV file.")
     size = path.stat().st_size
     if size > max_bytes:
-        raise DataError(f"{path.name} is {_size(size)}; tables up to {_size(max_bytes)} can be read. "
+        raise DataError(f"{path.name} is {size_text(size)}; tables up to {size_text(max_bytes)} can be read. "
                         "Choose a smaller file, or keep fewer rows.")
     try:
         raw = path.read_bytes()

@@ -7,7 +7,7 @@ from pathlib import Path
 import keras
 
 from engine.core.errors import ModelError
-from engine.core.fileio import atomic_path
+from engine.core.fileio import atomic_path, file_problem
 from engine.models.generative import AAE, VAE
 from engine.models.sequence import PositionEmbedding
 
@@ -32,8 +32,9 @@ def save_model(model: keras.Model, path: str | Path) -> Path:
 def load_model(path: str | Path) -> keras.Model:
     """Open a .keras file with safe_mode on; any failure becomes a ModelError saying why."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"{path} does not exist or is not a file.")
+    problem = file_problem(path)
+    if problem:
+        raise ModelError(problem)
     if path.suffix != ".keras":
         raise ModelError(f"{path.name} is not a .keras file. Autoencoder Studio opens models saved in Keras' "
                          f".keras format (legacy .h5 files can hold unchecked code; re-save them as .keras).")

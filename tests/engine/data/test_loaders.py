@@ -376,7 +376,7 @@ def test_damaged_array_files_are_told_apart_from_pickles(tmp_path: Path) -> None
     with pytest.raises(DataError, match="photo.npy is not a NumPy"):
         load_array_file(tmp_path / "photo.npy")
     (tmp_path / "folder.npy").mkdir()
-    with pytest.raises(DataError, match="Cannot read folder.npy"):
+    with pytest.raises(DataError, match="folder.npy is a folder, not a file"):
         load_array_file(tmp_path / "folder.npy")
 
 
@@ -406,3 +406,44 @@ def test_the_default_split_is_the_one_of_seed_0(tmp_path: Path) -> None:
     np.save(tmp_path / "x.npy", x)
     _, _, x_val, _ = split(x, None, 0.1, 0)
     np.testing.assert_array_equal(load_array_file(tmp_path / "x.npy").x_val, x_val)
+
+
+@pytest.mark.parametrize("name", ["pipe.npy", "pipe.npz"])
+def test_a_pipe_named_like_an_array_is_refused_without_opening_it(tmp_path: Path, name: str) -> None:
+    import os
+
+    os.mkfifo(tmp_path / name)  # opening a FIFO for reading would wait for a writer forever
+    with pytest.raises(DataError, match=r"is a pipe \(FIFO\), not a regular file"):
+        load_array_file(tmp_path / name)
+
+
+def _npy_claiming(shape: tuple, data: bytes) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    return buffer.getvalue() + data
+
+
+def test_a_header_promising_more_than_the_file_holds_is_refused_before_allocating(tmp_path: Path) -> None:
+    (tmp_path / "huge.npy").write_bytes(_npy_claiming((100_000, 500_000), bytes(800)))  # 373 GiB promised
+    with pytest.raises(DataError, match=r"huge.npy is damaged: its header promises an array of shape "
+                                        r"\(100000, 500000\) \(float64, 372.5 GiB\) but the file holds 800 bytes"):
+        load_array_file(tmp_path / "huge.npy")
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as z:
+        z.writestr("x.npy", _npy_claiming((100_000, 500_000), bytes(800)))
+    with pytest.raises(DataError, match=r"huge.npz \(x.npy\) is damaged: its header promises"):
+        load_array_file(tmp_path / "huge.npz")
+
+
+def test_an_array_larger_than_free_memory_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.data import arrays
+
+    np.save(tmp_path / "x.npy", np.zeros((1000, 100)))  # 800,000 bytes, plus a 400,000-byte float32 copy
+    monkeypatch.setattr(arrays, "available_memory", lambda: 1_000_000)
+    with pytest.raises(DataError, match=r"loading it needs about 1.1 MiB but 1,000,000 bytes of memory is free"):
+        load_array_file(tmp_path / "x.npy")
+    monkeypatch.setattr(arrays, "available_memory", lambda: 2_000_000)
+    assert load_array_file(tmp_path / "x.npy").x_train.shape[1:] == (100,)

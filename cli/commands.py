@@ -200,6 +200,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     written = write_scored_csv(scores, threshold, out)
     flags = flags_of(scores, threshold)
     unit = "steps" if detector.kind == "sequence" else "images" if detector.kind == "image" else "rows"
+    for note in scores.data.notes:
+        tell(note)
     print(f"Scored CSV written to {written}")
     print(f"{int(flags.sum())} of {len(flags)} {unit} flagged at threshold {threshold:.6g}")
     return 0

@@ -199,6 +199,14 @@ def _mnist(spec: AnomalySpec, _state: JobState) -> AnomalyData:
                        sample_names=names, extra={"digits": digits, "digit_labels": np.asarray(data.y_val)})
 
 
+def skipped_notes(skipped: tuple[str, ...]) -> tuple[str, ...]:
+    """The note that lists unreadable files (none when every file was read)."""
+    if not skipped:
+        return ()
+    more = f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+    return (f"{len(skipped)} unreadable file(s) skipped: " + "; ".join(skipped[:5]) + more + ".",)
+
+
 def _folders(spec: AnomalySpec, state: JobState) -> AnomalyData:
     from engine.data.folders import read_image_files
 
@@ -208,8 +216,7 @@ def _folders(spec: AnomalySpec, state: JobState) -> AnomalyData:
     x_train, _, x_val, _ = split(normal.x, None, spec.validation_fraction, spec.seed)
     labels, notes = folder_labels(scored)
     skipped = normal.skipped + scored.skipped
-    if skipped:
-        notes += (f"{len(skipped)} unreadable file(s) skipped: " + "; ".join(skipped[:5]),)
+    notes += skipped_notes(skipped)
     source = (f"{len(normal.x)} normal images from {Path(spec.path).name}; {len(scored.x)} images to score "
               f"from {Path(spec.score_path).name} ({spec.image_size}x{spec.image_size}, {spec.color})")
     return AnomalyData("image", Dataset(x_train, x_val, source=source, skipped=skipped), scored.x, labels, source,

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from engine.anomaly import scores as anomaly
-from engine.anomaly.data import AnomalyData, AnomalySpec, Scaler, folder_labels, load_anomaly_data
+from engine.anomaly.data import AnomalyData, AnomalySpec, Scaler, folder_labels, load_anomaly_data, skipped_notes
 from engine.core.config import TrainConfig
 from engine.core.errors import ConfigError, DataError
 from engine.core.jobs import JobState
@@ -176,6 +176,7 @@ def data_for(detector: Detector, path: str = "", score_path: str = "",
         color = "rgb" if detector.model.input_shape[-1] == 3 else "grey"
         found = read_image_files(score_path, size=size, color=color, state=state)
         labels, notes = folder_labels(found)
+        notes += skipped_notes(found.skipped)
         empty = found.x[:0]
         return AnomalyData("image", Dataset(empty, empty), found.x, labels, found.source,
                            sample_names=found.names, notes=notes)

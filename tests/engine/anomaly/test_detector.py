@@ -174,6 +174,18 @@ def test_image_folders_with_good_and_defect_subfolders(tmp_path):
     assert data.labels.tolist() == [0, 0, 0, 1, 1, 1] and data.sample_names[0].startswith("good/")
     assert any("skipped" in note for note in data.notes)
     assert outcome.detector.metrics["auroc"] == 1.0  # bright squares are far from dark noise
+    # scoring another folder lists what it could not read, and refuses a folder with nothing readable
+    other = tmp_path / "other"
+    other.mkdir()
+    Image.fromarray(np.full((16, 16), 250, np.uint8)).save(other / "ok.png")
+    whole = (other / "ok.png").read_bytes()
+    (other / "cut.png").write_bytes(whole[: len(whole) // 2])
+    rescored = data_for(outcome.detector, score_path=str(other))
+    assert rescored.sample_names == ("ok.png",)
+    assert any(note.startswith("1 unreadable file(s) skipped: cut.png") for note in rescored.notes)
+    (other / "ok.png").unlink()
+    with pytest.raises(DataError, match="cut.png"):
+        data_for(outcome.detector, score_path=str(other))
 
 
 def test_a_single_row_table_is_refused_clearly(tmp_path):

@@ -107,7 +107,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.Quit)
         train_menu = self.menuBar().addMenu("&Train")
-        self._action(train_menu, "&Start", self.training_tab.start, "Ctrl+Return")
+        self.start_action = self._action(train_menu, "&Start", self._start_training, "Ctrl+Return")
         self._action(train_menu, "S&top", self.training_tab.stop, "Ctrl+.")
         model_menu = self.menuBar().addMenu("&Model")
         self._action(model_menu, "&Architecture…", self.show_architecture, "Ctrl+I")
@@ -133,6 +133,17 @@ class MainWindow(QMainWindow):
                 lambda _checked=False, p=path: self._show_denoise() or self.denoise_tab.open_image(p))
         if not self.denoise_tab.recent:
             self.recent_menu.addAction("No recent images").setEnabled(False)
+
+    @Slot()
+    def _start_training(self) -> None:
+        """Train > Start starts only from the Training tab; elsewhere it shows that tab first, so a shortcut
+        never starts a run the user cannot see (nor replaces the model in use unseen)."""
+        if self.tabs.currentWidget() is not self.training_tab:
+            self.tabs.setCurrentWidget(self.training_tab)
+            self.status_label.setText("Check the training settings, then press Start training (Ctrl+Return) "
+                                      "to train; the model in use is kept until then.")
+            return
+        self.training_tab.start()
 
     def _show_denoise(self, *_args) -> None:
         self.tabs.setCurrentWidget(self.denoise_tab)

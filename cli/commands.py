@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cli.common import INTERRUPTED, CliError, existing_path, tell
+from cli.common import FAILED, INTERRUPTED, CliError, existing_path, tell
 from cli.parser import CLASSICAL, CONFIG_SECTIONS
 from cli.progress import run_job
 from engine.core.config import DataSpec, TrainConfig
@@ -124,6 +124,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"Model saved to {out}")
     if run is not None:
         print(f"Run {run.id} ({run.status}): {run.path}")
+    if result.diverged:  # the best epoch was kept, but the run failed: say so in the exit status
+        return FAILED
     return INTERRUPTED if result.stopped_by_user else 0
 
 

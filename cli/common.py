@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+FAILED = 1  # a failure while running (the README promises 1)
 INTERRUPTED = 130
 
 

@@ -46,7 +46,7 @@ class Reporter:
         self.last_message = ""
 
     def __call__(self, event: Any) -> None:
-        from engine.core.events import BatchEnded, EpochEnded, Failed, Finished, Progress, Started
+        from engine.core.events import BatchEnded, EpochEnded, Finished, Progress, Started
 
         if isinstance(event, Started):
             self.total_epochs = event.total_epochs
@@ -62,8 +62,6 @@ class Reporter:
             self._epoch_header(event.epoch)
             self._line(f"{format_logs(event.logs)} - {event.seconds:.1f}s")
         elif isinstance(event, Finished):
-            self._line(event.message)
-        elif isinstance(event, Failed):
             self._line(event.message)
         elif isinstance(event, Progress):
             if event.total > 0:

@@ -58,13 +58,7 @@ class Finished:
     message: str
 
 
-@dataclass(frozen=True)
-class Failed:
-    message: str
-    detail: str = ""
-
-
-Event = Started | BatchEnded | EpochEnded | PreviewReady | Progress | Finished | Failed
+Event = Started | BatchEnded | EpochEnded | PreviewReady | Progress | Finished  # a failure is the job's exception
 EventCallback = Callable[[Any], None]
 
 

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from engine.core.config import MODEL_LABELS, TrainConfig
 from engine.core.errors import ConfigError, TrainingError
-from engine.core.events import Failed, Finished, Started
+from engine.core.events import Finished, Started
 from engine.core.jobs import JobState
 from engine.data.noise import add_gaussian
 from engine.models.builders import build_autoencoder
@@ -41,6 +41,7 @@ class TrainResult:
     message: str
     data_summary: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    diverged: bool = False  # the loss became NaN or infinite after the kept epoch: a failed run
 
 
 def train(config: TrainConfig, dataset, state: JobState | None = None, *, run: RunInfo | None = None,
@@ -123,7 +124,6 @@ def _result(model, config: TrainConfig, dataset, t: cb.Tracker, seconds: float, 
     """The outcome after fit returned (KeepBest has put the best weights back), with its one-line message."""
     if t.best_weights is None:
         if t.nan_message:
-            state.emit(Failed(t.nan_message))
             raise TrainingError(t.nan_message)
         if not t.stopped_by_user:
             raise TrainingError("Training ended without finishing an epoch.")
@@ -141,7 +141,7 @@ def _result(model, config: TrainConfig, dataset, t: cb.Tracker, seconds: float, 
     best_val = None if t.best_weights is None else t.best_val
     state.emit(Finished(t.history, t.best_epoch, best_val, t.stopped_by_user, seconds, message))
     return TrainResult(model, config, t.history, t.best_epoch, best_val, t.stopped_by_user, message,
-                       dataset.summary(), _metadata(model, config, dataset))
+                       dataset.summary(), _metadata(model, config, dataset), diverged=bool(t.nan_message))
 
 
 def _metadata(model, config: TrainConfig, dataset) -> dict[str, Any]:

@@ -33,3 +33,16 @@ def test_every_user_error_class_gets_a_status():
     for cls in classes:
         exc = cls("x", path="p") if cls is errors.ImageError else cls("x")
         assert exit_status(exc) in (1, 2), cls
+
+
+@pytest.mark.parametrize("diverged, stopped, code", [(False, False, 0), (True, False, 1), (False, True, INTERRUPTED)])
+def test_train_exits_1_when_the_loss_diverged_after_the_kept_epoch(tmp_path, monkeypatch, diverged, stopped, code):
+    """A NaN after good epochs keeps the best model but is a failed run: exit 1, as the README says."""
+    from types import SimpleNamespace
+
+    import engine.jobs
+    from cli.app import main
+
+    result = SimpleNamespace(best_epoch=1, model=None, stopped_by_user=stopped, diverged=diverged)
+    monkeypatch.setattr(engine.jobs, "train_job", lambda *a, **k: lambda state: SimpleNamespace(result=result, run=None))
+    assert main(["train", "--epochs", "2", "--runs-dir", str(tmp_path)]) == code

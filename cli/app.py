@@ -23,8 +23,11 @@ from cli.parser import build_parser
 
 def run(args: argparse.Namespace) -> int:
     """Run a parsed command; user errors become one "error: ..." line and an exit status."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ log lines (a CUDA error on CPUs)
     from cli.commands import COMMANDS  # light too: each command imports what it needs
+
+    if args.command in TENSORFLOW_COMMANDS:
+        _import_tensorflow_quietly()
 
     try:
         return COMMANDS[args.command](args)
@@ -37,6 +40,28 @@ def run(args: argparse.Namespace) -> int:
             raise
         _error(str(exc) or type(exc).__name__)
         return code
+
+
+TENSORFLOW_COMMANDS = frozenset({"train", "denoise", "export", "score"})
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with file descriptor 2 pointed at /dev/null: its C++ start-up lines (CUDA probing,
+    absl's "before InitializeLog" warning) are written there before any setting can silence them, and a
+    command's stderr should hold only its own lines. An import error still raises, once stderr is back."""
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+    finally:
+        os.close(saved)
 
 
 def exit_status(exc: BaseException) -> int | None:

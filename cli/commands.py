@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cli.common import FAILED, INTERRUPTED, CliError, existing_path, tell
+from cli.common import FAILED, INTERRUPTED, CliError, existing_path, output_folder, tell
 from cli.parser import CLASSICAL, CONFIG_SECTIONS
 from cli.progress import run_job
 from engine.core.config import DataSpec, TrainConfig
@@ -99,8 +99,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         out = Path(args.out).expanduser()
         if out.suffix != ".keras":
             raise CliError(f"--out must name a .keras file (got {args.out!r}).")
-        if not out.parent.is_dir():
-            raise CliError(f"Folder {out.parent} for --out does not exist.")
+        output_folder(out, "--out")
     store = RunStore(Path(args.runs_dir).expanduser() if args.runs_dir else None)
     if args.resume:
         plan = _resume_plan(args, store)
@@ -138,8 +137,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 
     if target.suffix.lower() not in WRITE_FORMATS:
         raise CliError(f"Cannot write {target.name}: use one of {', '.join(WRITE_FORMATS)}.")
-    if not target.parent.is_dir():
-        raise CliError(f"Folder {target.parent} for the output does not exist.")
+    output_folder(target, "OUTPUT")
     method = args.model
     if method not in ("bundled", *CLASSICAL):
         if Path(method).suffix != ".keras":
@@ -179,8 +177,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     existing_path(args.detector, "Detector file")
     data = existing_path(args.data, "Data")
     out = Path(args.out).expanduser() if args.out else Path.cwd() / f"{data.stem or data.name}_scored.csv"
-    if not out.parent.is_dir():
-        raise CliError(f"Folder {out.parent} for --out does not exist.")
+    output_folder(out, "--out")
     if args.threshold is not None and args.threshold != args.threshold:
         raise CliError("--threshold must be a number.")
     from engine.anomaly.detector import flags_of
@@ -213,6 +210,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     source = existing_path(args.source, "Model or detector file")
+    output_folder(Path(args.out).expanduser(), "--out")
     from engine.export import plans
 
     if source.suffix == ".aedet":

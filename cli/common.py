@@ -20,6 +20,12 @@ def tell(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def output_folder(out: Path, option: str) -> None:
+    """Every command refuses an output in a folder that does not exist the same way: a usage error (2)."""
+    if not out.parent.is_dir():
+        raise CliError(f"Folder {out.parent} for {option} does not exist.")
+
+
 def existing_path(path: str, what: str) -> Path:
     p = Path(path).expanduser()
     if not p.exists():

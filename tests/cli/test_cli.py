@@ -21,7 +21,9 @@ TIMEOUT = 180
 
 
 def _env(runs: Path) -> dict[str, str]:
-    return dict(os.environ, AES_RUNS_DIR=str(runs), QT_QPA_PLATFORM="offscreen", TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, AES_RUNS_DIR=str(runs), QT_QPA_PLATFORM="offscreen")
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the CLI quiets TensorFlow itself
+    return env
 
 
 def cli(*args: str, runs: Path, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -162,13 +164,16 @@ def test_denoise_keeps_16_bits(tmp_path):
                                   ("denoise", "{t}/in.png", "{t}/o.xyz"),
                                   ("denoise", "{t}/in.png", "{t}/o.png", "--model", "nonsense"),
                                   ("score", "{t}/missing.aedet", "{t}/data.csv"),
-                                  ("export", "{t}/missing.keras", "--out", "{t}/x.keras")])
+                                  ("export", "{t}/missing.keras", "--out", "{t}/x.keras"),
+                                  ("denoise", "{t}/in.png", "{t}/no/o.png", "--model", "tv"),
+                                  ("export", "{bundled}", "--out", "{t}/no/x.keras")])
 def test_missing_inputs_are_one_line_errors(args, tmp_path):
     from PIL import Image
 
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "in.png")
     (tmp_path / "data.csv").write_text("a\n1\n")
-    done = cli(*[a.format(t=tmp_path) for a in args], runs=tmp_path / "runs")
+    bundled = ROOT / "resources" / "denoiser_dncnn.keras"
+    done = cli(*[a.format(t=tmp_path, bundled=bundled) for a in args], runs=tmp_path / "runs")
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr

@@ -62,8 +62,9 @@ def read_only_folder(tmp_path, monkeypatch):
 
             def refuse(*args, _real=real, **kwargs):
                 where = kwargs.get("dir")
-                if where is not None and Path(where).resolve() == folder.resolve():
-                    raise PermissionError(13, "Permission denied", str(where))
+                if where is not None and Path(where).resolve() == folder.resolve():  # as the OS says it
+                    name = f"{kwargs.get('prefix') or 'tmp'}abcd1234{kwargs.get('suffix') or ''}"
+                    raise PermissionError(13, "Permission denied", str(Path(where) / name))
                 return _real(*args, **kwargs)
 
             monkeypatch.setattr(tempfile, name, refuse)

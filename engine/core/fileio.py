@@ -5,8 +5,10 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -56,29 +58,146 @@ def available_memory() -> int | None:
         return None
 
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once: new files get the permissions a plain open() would give them
+STALE_AFTER_S = 3600  # a temporary file of no known process is left alone this long
+
+
+@contextlib.contextmanager
+def atomic_paths(*targets: str | os.PathLike) -> Iterator[tuple[Path, ...]]:
+    """Yield temporary paths beside the targets; on success each replaces its target.
+
+    The temporary names keep the targets' suffixes (Keras and Pillow choose the format by
+    them) and carry this process's id, so that the leftovers of a killed writer are removed by
+    the next save of the same target. On success every file is synced, given the permissions a
+    plain open() would give (not mkstemp's 0600), and renamed over its target in the order given,
+    one right after the other (give a file's description last, after the file), and the folder is
+    synced. On any error the temporary files are removed and the targets are untouched; an error
+    names the target, never the temporary file.
+    """
+    targets = tuple(Path(t) for t in targets)
+    temps: list[Path] = []
+    try:
+        for target in targets:
+            temps.append(_new_temp(target))
+        yield tuple(temps)
+        for tmp in temps:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o666 & ~_UMASK)
+        for tmp, target in zip(temps, targets):
+            os.replace(tmp, target)
+        for folder in {t.parent for t in targets}:
+            _fsync_folder(folder)
+    except OSError as exc:
+        named = next((t for tmp, t in zip(temps, targets) if exc.filename in (str(tmp), tmp)), None)
+        if named is None:
+            raise
+        raise type(exc)(exc.errno, exc.strerror, str(named)) from exc
+    finally:
+        for tmp in temps:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path in the target's folder; on success it replaces the target.
+    """atomic_paths for one target."""
+    with atomic_paths(target) as (tmp,):
+        yield tmp
 
-    The temporary name keeps the target's suffix (Keras and Pillow choose the format
-    by it). On any error the temporary file is removed and the target is untouched.
-    """
-    target = Path(target)
+
+def temp_prefix(target: Path) -> str:
+    """The start of every temporary name for `target`: hidden, the target's name, this process's id."""
+    return f".{target.name}.{os.getpid()}-"
+
+
+def new_temp_folder(target: Path) -> Path:
+    """A temporary folder beside `target` (for folder formats such as SavedModel), named like the files of
+    atomic_paths and with the permissions of a plain mkdir, not mkdtemp's 0700."""
+    remove_stale_temps(target)
+    try:
+        folder = Path(tempfile.mkdtemp(prefix=temp_prefix(target), suffix=".tmp", dir=_folder_of(target)))
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror, str(target)) from exc
+    os.chmod(folder, 0o777 & ~_UMASK)
+    return folder
+
+
+def _folder_of(target: Path) -> Path:
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(f"Folder {folder} does not exist.")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=folder)
+    return folder
+
+
+def _new_temp(target: Path) -> Path:
+    folder = _folder_of(target)
+    remove_stale_temps(target)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=f".tmp{target.suffix}", dir=folder)
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror, str(target)) from exc
     os.close(fd)
     os.unlink(tmp)  # writers such as Keras refuse to overwrite; let them create it
-    tmp_path = Path(tmp)
+    return Path(tmp)
+
+
+def remove_stale_temps(target: Path) -> list[Path]:
+    """Remove the temporary files and folders a killed save of `target` left beside it: those of processes
+    that no longer run (and, from writers that did not name their process, those untouched for an hour)."""
+    folder = target.parent if str(target.parent) else Path(".")
+    removed = []
     try:
-        yield tmp_path
-        with open(tmp_path, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp_path, target)
+        candidates = list(folder.glob(f".{glob_escape(target.name)}.*"))
+        candidates += list(folder.glob(f".{glob_escape(target.stem)}.*.tmp{glob_escape(target.suffix)}"))
+    except OSError:
+        return removed
+    for path in set(candidates):
+        rest = path.name[len(target.name) + 2:] if path.name.startswith(f".{target.name}.") else ""
+        if not (path.name.endswith((".tmp", f".tmp{target.suffix}", ".old")) and _stale(path, rest)):
+            continue
+        with contextlib.suppress(OSError):
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+            removed.append(path)
+    return removed
+
+
+def glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def _stale(path: Path, rest: str) -> bool:
+    pid_text = rest.split("-", 1)[0]
+    if pid_text.isdigit() and os.name == "posix":
+        pid = int(pid_text)
+        if pid == os.getpid():
+            return False
+        try:
+            os.kill(pid, 0)  # signal 0: only asks whether the process exists
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
+    try:
+        return time.time() - path.lstat().st_mtime > STALE_AFTER_S
+    except OSError:
+        return False
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (POSIX; other systems have no folder handles to sync)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+        os.close(fd)
 
 
 def json_safe(value):

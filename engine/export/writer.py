@@ -12,8 +12,8 @@ exactly what `model(x)` and `engine.latent.codes.encode_means` compute in the ap
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
+import hashlib
 import json
 import os
 import shutil
@@ -28,7 +28,7 @@ import numpy as np
 
 from engine.core.config import EXPORT_FORMATS, EXPORT_SUFFIXES
 from engine.core.errors import ExportError
-from engine.core.fileio import atomic_path, json_safe
+from engine.core.fileio import atomic_path, atomic_paths, json_safe, new_temp_folder, temp_prefix
 from engine.export.formats import (onnx_bytes, onnx_support, run_keras, run_onnx, run_savedmodel, run_tflite, save_tf,
                                    tflite_bytes)
 from engine.export.plans import generative_kind, part_of
@@ -195,38 +195,32 @@ def _check(fmt: str, got: np.ndarray, expected: np.ndarray) -> float:
 
 def _export_file(graph, fmt, target, feed, expected, meta, notes: list[str]) -> tuple[float, Path]:
     meta_path = target.with_name(target.name + ".json")
-    meta_existed = meta_path.exists()
-    try:
-        with atomic_path(target) as tmp, atomic_path(meta_path) as tmp_meta:
-            if fmt == "keras":
-                graph.save(tmp)
-                got = run_keras(tmp, feed)
-            elif fmt == "tflite":
-                data, fixed = tflite_bytes(graph)
-                if fixed:
-                    note = ("This model converts to TensorFlow Lite's built-in ops only with a fixed batch: the "
-                            ".tflite file takes one sample at a time (batch size 1).")
-                    notes.append(note)
-                    meta["notes"] = [*meta["notes"], note]
-                    meta["input_shape"][0] = meta["output_shape"][0] = 1
-                tmp.write_bytes(data)
-                got = run_tflite(tmp, feed)
-            else:
-                tmp.write_bytes(onnx_bytes(graph, feed))
-                got = run_onnx(tmp, feed)
-            diff = _check(fmt, got, expected)
-            _write_json(tmp_meta, {**meta, "max_abs_diff": diff})
-    except BaseException:
-        if not meta_existed:  # the metadata is renamed in just before the model; never leave it alone
-            with contextlib.suppress(OSError):
-                if meta_path.exists() and not target.exists():
-                    meta_path.unlink()
-        raise
+    # the model is renamed in first and its description right after; the description names the model's
+    # SHA-256, so a pair cut apart by a kill between the two renames can be told apart
+    with atomic_paths(target, meta_path) as (tmp, tmp_meta):
+        if fmt == "keras":
+            graph.save(tmp)
+            got = run_keras(tmp, feed)
+        elif fmt == "tflite":
+            data, fixed = tflite_bytes(graph)
+            if fixed:
+                note = ("This model converts to TensorFlow Lite's built-in ops only with a fixed batch: the "
+                        ".tflite file takes one sample at a time (batch size 1).")
+                notes.append(note)
+                meta["notes"] = [*meta["notes"], note]
+                meta["input_shape"][0] = meta["output_shape"][0] = 1
+            tmp.write_bytes(data)
+            got = run_tflite(tmp, feed)
+        else:
+            tmp.write_bytes(onnx_bytes(graph, feed))
+            got = run_onnx(tmp, feed)
+        diff = _check(fmt, got, expected)
+        _write_json(tmp_meta, {**meta, "max_abs_diff": diff, "sha256": _sha256(tmp)})
     return diff, meta_path
 
 
 def _export_savedmodel(graph, target: Path, feed, expected, meta) -> tuple[float, Path]:
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp = new_temp_folder(target)
     try:
         save_tf(graph, tmp)
         diff = _check("savedmodel", run_savedmodel(tmp, feed), expected)
@@ -245,7 +239,7 @@ def _swap_in(new: Path, target: Path) -> None:
     if not target.exists():
         os.replace(new, target)
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+    old = Path(tempfile.mkdtemp(prefix=temp_prefix(target), suffix=".old", dir=target.parent))
     os.rmdir(old)  # only the unique name is wanted
     os.replace(target, old)
     try:
@@ -274,6 +268,14 @@ def _metadata(caller: dict, fmt, part, graph, pre: Preprocessing, built_in: bool
 
 def _shape_list(shape) -> list:
     return [None if d is None else int(d) for d in tuple(shape)]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _write_json(path: Path, data: dict) -> None:

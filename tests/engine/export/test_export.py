@@ -6,6 +6,8 @@ import warnings
 import numpy as np
 import pytest
 
+from engine.core import fileio
+
 pytestmark = pytest.mark.timeout(60)
 
 keras = pytest.importorskip("keras")
@@ -153,12 +155,22 @@ def test_metadata_file(dense, tmp_path):
     assert meta["training_config"]["code_size"] == 3 and meta["anomaly_threshold"] == 0.1
     assert meta["metrics"]["val_loss"] == pytest.approx(0.25) and meta["dataset"] == "8 features, 50 rows"
     assert meta["max_abs_diff"] == report.max_abs_diff
+    import hashlib  # the description names the file it describes
+
+    assert meta["sha256"] == hashlib.sha256((tmp_path / "m.keras").read_bytes()).hexdigest()
+    assert (tmp_path / "m.keras").stat().st_mode & 0o777 == 0o666 & ~fileio._UMASK  # not mkstemp's 0600
+
+
+def test_a_savedmodel_folder_gets_normal_permissions(dense, tmp_path):
+    export_model(dense, "savedmodel", "model", tmp_path / "sm", metadata={})
+    assert (tmp_path / "sm").stat().st_mode & 0o777 == 0o777 & ~fileio._UMASK
 
 
 @pytest.mark.parametrize("fmt", ["keras", "savedmodel"])
 def test_read_only_folder(fmt, dense, read_only_folder):
-    with pytest.raises(ExportError, match="Could not write .*Permission denied"):
+    with pytest.raises(ExportError, match="Could not write .*Permission denied") as caught:
         export_model(dense, fmt, "model", read_only_folder / "out", metadata={})
+    assert ".tmp" not in str(caught.value)  # the target's name, not the temporary file's
     assert list(read_only_folder.iterdir()) == []
 
 

@@ -140,3 +140,13 @@ def test_tracker_restores_a_checkpoint_state():
     t = cb.Tracker()
     t.restore({"history": {"loss": [1.0, 0.5]}, "best_epoch": 1, "best_weights": [np.ones(2)], "best_val": None})
     assert t.epochs_done == 2 and t.best_epoch == 1 and t.best_val == math.inf
+
+
+def test_early_stopping_of_a_resumed_run_counts_from_the_recorded_best():
+    """Resuming an early-stopped run to more epochs: its best epoch is already `patience` or more behind,
+    so the first resumed epoch ends it again (the count is 'at least', not 'exactly', patience)."""
+    tracker, model = cb.Tracker(), FakeModel()
+    tracker.best_epoch, tracker.best_val = 2, 0.3  # recorded: best at epoch 3, stopped early at epoch 5 of 6
+    stopper = attach(cb.EarlyStopping(tracker, 2), model)
+    stopper.on_epoch_end(5, {"val_loss": 0.5})  # the first resumed epoch is 3 epochs after the best
+    assert model.stop_training and tracker.early_stopped_at == 5

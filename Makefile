@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# On Linux the window needs a display and, on X11, libxcb-cursor0 (sudo apt install libxcb-cursor0);
+# without them main.py says what is missing and exits 1. Over SSH use the command line: main.py --help.
 run: $(STAMP)
 	$(BIN)/python main.py
 

@@ -7,6 +7,12 @@ import sys
 
 
 def run_gui(argv: list[str]) -> int:
+    from gui.platform_check import display_problem
+
+    problem = display_problem()
+    if problem:  # Qt itself would abort the process with a misleading message
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     from PySide6.QtWidgets import QApplication
 
     from gui.main_window import APP_NAME, MainWindow

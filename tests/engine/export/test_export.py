@@ -94,7 +94,11 @@ def test_round_trip(fmt, which, part, dense, conv, tmp_path):
     expected = np.asarray(chosen(x))
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, atol=TOL[fmt])
-    assert report.metadata_path.is_file()
+    meta = json.loads(report.metadata_path.read_text())  # the shapes the exported file takes and gives
+    assert meta["input_shape"][1:] == list(chosen.input_shape[1:])
+    assert meta["output_shape"][1:] == list(chosen.output_shape[1:])
+    fixed = any("batch size 1" in note for note in report.notes)
+    assert meta["input_shape"][0] == meta["output_shape"][0] == (1 if fixed else None)
     if fmt == "savedmodel":
         assert report.metadata_path == report.path / "autoencoder_studio.json"
         assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary folder left beside it

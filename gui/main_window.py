@@ -5,6 +5,7 @@ from PySide6.QtCore import QByteArray, QSettings, QTimer, Slot
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox
 
+from gui.common import help_content
 from gui.lazy_tab import LazyTab, Tabs
 from gui.session import Session
 from gui.tabs.denoise.tab import DenoiseTab
@@ -113,7 +114,12 @@ class MainWindow(QMainWindow):
         self._action(model_menu, "&Architecture…", self.show_architecture, "Ctrl+I")
         self._action(model_menu, "&Export…", self.show_export, "Ctrl+E")
         help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&User guide", self._user_guide, QKeySequence.HelpContents)
+        self._action(help_menu, "&Keyboard shortcuts", self._shortcuts, "Ctrl+/")
+        self._action(help_menu, "Open the &runs folder", self._open_runs_folder)
+        help_menu.addSeparator()
         self._action(help_menu, "&About", self._about)
+        self.tab_actions = [help_content.tab_action(self, i) for i in range(self.tabs.count())]
 
     def _build_image_menus(self, file_menu) -> None:
         """File > Open image…, Open sample image, Recent images: all open in the Denoise tab."""
@@ -194,9 +200,26 @@ class MainWindow(QMainWindow):
         self.status_label.setText(text)
 
     @Slot()
+    def _tab_names(self) -> list[str]:
+        return [self.tabs.tabText(i) for i in range(self.tabs.count())]
+
+    @Slot()
+    def _shortcuts(self) -> None:
+        help_content.shortcuts_dialog(self, self._tab_names()).exec()
+
+    @Slot()
+    def _user_guide(self) -> None:
+        help_content.user_guide_dialog(self).exec()
+
+    @Slot()
+    def _open_runs_folder(self) -> None:
+        folder = self.training_tab.store.root
+        if not help_content.open_folder(folder):
+            QMessageBox.information(self, "Runs folder", f"Your runs are in {folder}")
+
     def _about(self) -> None:
         QMessageBox.about(self, f"About {APP_NAME}",
-                          f"<b>{APP_NAME}</b><br>Train, inspect and use autoencoders.<br>"
+                          f"<b>{APP_NAME}</b> {help_content.app_version()}<br>Train, inspect and use autoencoders.<br>"
                           "Built on PySide6, TensorFlow/Keras 3, matplotlib and scikit-image.<br>"
                           "The built-in digits are a subset of MNIST (LeCun, Cortes, Burges; CC BY-SA 3.0).")
 

@@ -38,6 +38,12 @@ def layer_rows(model: keras.Model) -> list[LayerRow]:
     return rows
 
 
+def parameter_totals(model: keras.Model) -> tuple[int, int]:
+    """(all parameters, trainable parameters), as the last lines of Keras' summary() count them."""
+    trainable = sum(int(keras.ops.size(w)) for w in model.trainable_weights)
+    return int(model.count_params()), trainable
+
+
 def _shape(shape) -> str:
     if isinstance(shape, list | tuple) and shape and isinstance(shape[0], list | tuple):
         return ", ".join(_shape(s) for s in shape)

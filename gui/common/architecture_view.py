@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox,
-                               QPlainTextEdit, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
+                               QPlainTextEdit, QPushButton, QScrollArea, QSplitter, QTableWidget, QTableWidgetItem,
+                               QTabWidget, QVBoxLayout, QWidget)
 
 from gui.common.canvas import MplCanvas
 
@@ -51,6 +52,29 @@ class LayerDiagram(MplCanvas):
         return [t.get_text() for t in self.ax.texts] if self.rows else []
 
 
+def layer_table(rows, totals: tuple[int, int]) -> QTableWidget:
+    """One row per layer (part, name, type, output shape, parameters), then the totals, as Keras' summary."""
+    total, trainable = totals
+    table = QTableWidget(len(rows) + 2, 5)
+    table.setHorizontalHeaderLabels(["Part", "Layer", "Type", "Output shape", "Parameters"])
+    lines = [(r.part, r.name, r.kind, r.output_shape, f"{r.params:,}") for r in rows]
+    lines += [("", "Total", "", "", f"{total:,}"), ("", "Trainable", "", "", f"{trainable:,}")]
+    for r, line in enumerate(lines):
+        for c, text in enumerate(line):
+            item = QTableWidgetItem(text)
+            if c == 4:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if r >= len(rows):
+                font = item.font()
+                font.setBold(True)
+                item.setFont(font)
+            table.setItem(r, c, item)
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    return table
+
+
 def _box(i: int, colour: str):
     from matplotlib.patches import FancyBboxPatch
 
@@ -63,7 +87,7 @@ class ArchitectureDialog(QDialog):
 
     def __init__(self, model, title: str = "", parent: QWidget | None = None):
         super().__init__(parent)
-        from engine.models.architecture import graphviz_available, layer_rows, summary_text
+        from engine.models.architecture import graphviz_available, layer_rows, parameter_totals, summary_text
 
         self.model = model
         self.setWindowTitle(f"Architecture: {title or model.name}")
@@ -71,14 +95,19 @@ class ArchitectureDialog(QDialog):
         self.summary.setReadOnly(True)
         self.summary.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.summary.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        rows = layer_rows(model)
+        self.table = layer_table(rows, parameter_totals(model))
+        views = QTabWidget()
+        views.addTab(self.table, "Layers")
+        views.addTab(self.summary, "Keras summary")
         self.diagram = LayerDiagram()
-        self.diagram.set_rows(layer_rows(model))
+        self.diagram.set_rows(rows)
         scroll = QScrollArea()
         scroll.setWidget(self.diagram)
         scroll.setWidgetResizable(True)
         scroll.setAlignment(Qt.AlignmentFlag.AlignHCenter)
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.summary)
+        splitter.addWidget(views)
         splitter.addWidget(scroll)
         splitter.setSizes([620, 420])
         self.graphviz = graphviz_available()

@@ -16,6 +16,11 @@ def test_architecture_dialog_lists_every_layer_and_saves_png(qtbot, window, mess
     assert "(None, 28, 28, 1)" in texts and ("Conv2D" in texts if kind == "conv" else "Dense" in texts)
     assert len(dialog.diagram.rows) >= 6
     assert "Total params" in dialog.summary.toPlainText()
+    table = dialog.table  # a parameter column per layer, and the totals, as Keras counts them
+    per_layer = [int(table.item(r, 4).text().replace(",", "")) for r in range(table.rowCount() - 2)]
+    total = int(table.item(table.rowCount() - 2, 4).text().replace(",", ""))
+    assert table.horizontalHeaderItem(4).text() == "Parameters" and total == model.count_params() > 0
+    assert sum(per_layer) == total and table.item(table.rowCount() - 1, 1).text() == "Trainable"
     path = tmp_path / "diagram.png"
     assert dialog.save_png(str(path)) and path.read_bytes()[:4] == b"\x89PNG"
 

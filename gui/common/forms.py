@@ -2,14 +2,51 @@
 of settings every tab puts on its left."""
 from __future__ import annotations
 
-from PySide6.QtCore import QSize
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLayout, QScrollArea, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtCore import QSize, Signal
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QLayout, QScrollArea, QSpinBox, QToolTip, QVBoxLayout,
+                               QWidget)
 
 from engine.core.config import Limits
 
 
+class SpinBox(QSpinBox):
+    """A QSpinBox that says when a typed number is outside its range (Qt's drops the keystroke silently):
+    the number is kept while typing, then set to the nearest limit with a message (out_of_range, and a
+    tooltip at the box)."""
+
+    out_of_range = Signal(str)
+
+    def validate(self, text: str, pos: int):
+        state, text, pos = super().validate(text, pos)
+        if state == QValidator.State.Invalid and self._number(text) is not None:
+            return QValidator.State.Intermediate, text, pos  # let the user finish typing; fixup says why
+        return state, text, pos
+
+    def fixup(self, text: str) -> str:
+        number = self._number(text)
+        if number is None:
+            return super().fixup(text)
+        limit = self.maximum() if number > self.maximum() else self.minimum() if number < self.minimum() else None
+        if limit is None:
+            return super().fixup(text)
+        message = f"{number} is {'more' if limit == self.maximum() else 'less'} than the " \
+                  f"{'maximum' if limit == self.maximum() else 'minimum'}, {limit}; set to {limit}."
+        self.out_of_range.emit(message)
+        if self.isVisible():
+            QToolTip.showText(self.mapToGlobal(self.rect().bottomLeft()), message, self)
+        return f"{self.prefix()}{limit}{self.suffix()}"
+
+    def _number(self, text: str) -> int | None:
+        core = text.removeprefix(self.prefix()).removesuffix(self.suffix()).strip().replace(",", "")
+        try:
+            return int(core)
+        except ValueError:
+            return None
+
+
 def int_spin(limits: Limits, value: int, parent: QWidget | None = None, step: int = 1) -> QSpinBox:
-    box = QSpinBox(parent)
+    box = SpinBox(parent)
     box.setRange(int(limits.low), int(min(limits.high, 2**31 - 1)))
     box.setSingleStep(step)
     box.setValue(int(value))

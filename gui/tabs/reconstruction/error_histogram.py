@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
 from gui.common.canvas import MplCanvas
 
 
 class ErrorHistogram(MplCanvas):
+    error_clicked = Signal(float)  # a click inside the plot: the error under the pointer
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent, figsize=(5, 2.2), min_size=(240, 140))
+        self.mpl_connect("button_press_event", self._clicked)
         self.ax = self.figure.add_subplot()
         self.ax.set_xlabel("reconstruction error (MSE per sample)")
         self.ax.set_ylabel("samples")
@@ -36,3 +40,7 @@ class ErrorHistogram(MplCanvas):
 
     def marked(self) -> np.ndarray:
         return np.array([seg[0][0] for seg in self._marks.get_segments()])
+
+    def _clicked(self, event) -> None:
+        if event.inaxes is self.ax and event.xdata is not None and self._bars is not None:
+            self.error_clicked.emit(float(event.xdata))

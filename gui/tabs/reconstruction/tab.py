@@ -4,13 +4,14 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton,
-                               QSpinBox, QSplitter, QVBoxLayout, QWidget)
+                               QSplitter, QVBoxLayout, QWidget)
 
 from engine.core.config import DataSpec
 from engine.jobs import data_job, open_model_job, reconstruct_job
 from gui.failures import failure_text
 from gui.session import Session
 from gui.tabs.reconstruction.error_histogram import ErrorHistogram
+from gui.common.forms import SpinBox
 from gui.common.image_grid import ImageGrid
 from gui.worker import JobRunner
 
@@ -61,7 +62,9 @@ class ReconstructionTab(QWidget):
         self.random_button = QPushButton("Random")
         self.worst_first = QCheckBox("Worst error first")
         self.worst_first.setToolTip("Sort samples by reconstruction error, largest first.")
-        self.per_page = QSpinBox()
+        self.position = QLabel("")
+        self.position.setToolTip("Which samples are shown, in the current order.")
+        self.per_page = SpinBox()
         self.per_page.setRange(1, 20)
         self.per_page.setValue(10)
         self.per_page.setPrefix("show ")
@@ -71,14 +74,17 @@ class ReconstructionTab(QWidget):
         self.random_button.clicked.connect(self._random)
         self.worst_first.toggled.connect(self._reorder)
         self.per_page.valueChanged.connect(self._show_page)
+        self.per_page.out_of_range.connect(self.status_changed)
         nav = QHBoxLayout()
-        for w in (self.prev_button, self.next_button, self.random_button, self.worst_first, self.per_page, self.noise):
+        for w in (self.prev_button, self.next_button, self.position, self.random_button, self.worst_first,
+                  self.per_page, self.noise):
             nav.addWidget(w)
         nav.addStretch(1)
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         self.grid = ImageGrid()
         self.histogram = ErrorHistogram()
+        self.histogram.error_clicked.connect(self.show_error)
         plots = QSplitter(Qt.Vertical)
         plots.addWidget(self.grid)
         plots.addWidget(self.histogram)
@@ -166,6 +172,8 @@ class ReconstructionTab(QWidget):
     @Slot(object)
     def _on_succeeded(self, result) -> None:
         pending, self._pending = self._pending, None
+        if pending == "reconstruct" and self._stale:
+            return  # the model, data or noise changed while it ran: its result is for the old ones (redone next)
         if pending == "open":
             path = self._opened_path
             self.session.set_model(result, f"opened from {path}")
@@ -184,6 +192,8 @@ class ReconstructionTab(QWidget):
     def _on_failed(self, exc: BaseException) -> None:
         message = failure_text(exc)
         pending, self._pending = self._pending, None
+        if pending == "reconstruct" and self._stale:
+            return  # e.g. the old model on new data while a new model was on its way: not the user's problem
         self._stale = False  # do not retry by itself; a new model or data tries again
         title = {"open": "Could not open the model", "data": "Could not load data"}.get(pending,
                                                                                        "Could not reconstruct")
@@ -212,13 +222,27 @@ class ReconstructionTab(QWidget):
             return
         n = min(self.per_page.value(), len(self.order))
         self._show(self._rng.choice(len(self.order), size=n, replace=False))
+        self.position.setText(f"{n} at random of {len(self.order)}")
+
+    @Slot(float)
+    def show_error(self, error: float) -> None:
+        """Show the page holding the sample whose error is nearest to `error` (a click on the histogram)."""
+        if self.recon is None or not len(self.order):
+            return
+        sample = int(np.argmin(np.abs(self.recon.errors - error)))
+        self.page = int(np.flatnonzero(self.order == sample)[0]) // self.per_page.value()
+        self._show_page()
+        self.status_changed.emit(f"Sample #{sample}: error {self.recon.errors[sample]:.4f}.")
 
     @Slot()
     def _show_page(self) -> None:
         if self.recon is None:
             return
         k = self.per_page.value()
-        self._show(self.order[self.page * k:(self.page + 1) * k])
+        shown = self.order[self.page * k:(self.page + 1) * k]
+        self._show(shown)
+        order = " (worst first)" if self.worst_first.isChecked() else ""
+        self.position.setText(f"{self.page * k + 1}–{self.page * k + len(shown)} of {len(self.order)}{order}")
         self._sync_enabled()
 
     def _show(self, indices: np.ndarray) -> None:

@@ -40,6 +40,53 @@ def test_navigation_and_worst_first(qtbot, window, tiny_npz):
     assert worst[0] == rec.recon.errors.max() and list(worst) == sorted(worst, reverse=True)
     click(qtbot, rec.random_button)
     assert len(set(rec.shown_indices)) == 3
+    n = len(rec.recon.errors)
+    assert rec.position.text() == f"3 at random of {n}"
+    rec.worst_first.setChecked(False)
+    click(qtbot, rec.next_button)
+    assert rec.position.text() == f"4–6 of {n}"
+
+
+def test_a_click_on_the_histogram_shows_the_sample_there(qtbot, window, tiny_npz):
+    rec = trained_window(qtbot, window, tiny_npz)
+    window.tabs.setCurrentWidget(rec)
+    rec.per_page.setValue(2)
+    sample = int(np.argmax(rec.recon.errors))
+    ax, canvas = rec.histogram.ax, rec.histogram
+    canvas.draw()
+    x, y = ax.transData.transform((rec.recon.errors[sample], ax.get_ylim()[1] / 2))
+    ratio = canvas.device_pixel_ratio or 1
+    from PySide6.QtCore import QPoint, Qt
+
+    qtbot.mouseClick(canvas, Qt.LeftButton, pos=QPoint(int(x / ratio), int(canvas.height() - y / ratio)))
+    assert sample in rec.shown_indices
+
+
+def test_typing_more_than_the_maximum_says_so(qtbot, window, tiny_npz):
+    rec = trained_window(qtbot, window, tiny_npz)
+    said = []
+    rec.status_changed.connect(said.append)
+    box = rec.per_page
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box, "40")
+    qtbot.keyClick(box, "\r")
+    assert box.value() == 20 and said[-1] == "40 is more than the maximum, 20; set to 20."
+
+
+def test_a_stale_reconstruction_of_the_old_model_says_nothing(qtbot, window, messages, tiny_npz):
+    """Data of a new shape arrives just before the model trained on it: the old model's reconstruction of
+    the new data fails, but that is not the user's problem; the new model's reconstruction is shown."""
+    from engine.core.config import TrainConfig
+    from engine.data.dataset import Dataset
+    from engine.models.builders import build_autoencoder
+
+    rec = trained_window(qtbot, window, tiny_npz)  # a 12x12 model
+    x = np.random.default_rng(0).random((20, 16, 16, 1)).astype(np.float32)
+    window.session.set_dataset(Dataset(x[:15], x[15:], source="16x16"))  # starts the old model on it
+    assert rec.runner.is_running()
+    window.session.set_model(build_autoencoder(TrainConfig(code_size=4), (16, 16, 1)), "trained on 16x16")
+    qtbot.waitUntil(lambda: rec.recon is not None and rec.recon.targets.shape[1:] == (16, 16, 1), timeout=60_000)
+    assert messages == [] and "Could not" not in rec.summary.text()
 
 
 def test_save_then_open_model_round_trip(qtbot, window, tiny_npz, tmp_path):

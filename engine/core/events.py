@@ -14,6 +14,7 @@ class Started:
     description: str  # one line saying what trains on what
     data: str = ""  # the data's summary (engine.data.dataset.Dataset.summary)
     resumed_after: int | None = None  # epochs already done when a recorded run continues
+    history: dict | None = None  # and their History.history, to show the whole run from its first epoch
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,8 @@ def _train(config: TrainConfig, dataset, state: JobState, recorder: RunRecorder 
     description = _describe(config, dataset, batch_size, notes, strategy)
     if resumed_after is not None:
         description += f" Resumed after epoch {resumed_after}."
-    state.emit(Started(config.epochs, steps, description, data=dataset.summary(), resumed_after=resumed_after))
+    state.emit(Started(config.epochs, steps, description, data=dataset.summary(), resumed_after=resumed_after,
+                       history=None if checkpoint is None else {k: list(v) for k, v in tracker.history.items()}))
 
     started = time.perf_counter()
     model.fit(
@@ -103,7 +104,7 @@ def _train(config: TrainConfig, dataset, state: JobState, recorder: RunRecorder 
         validation_data=tf.data.Dataset.from_tensor_slices(val_data).batch(max(batch_size, 256)),
         epochs=config.epochs, initial_epoch=resumed_after or 0, callbacks=callbacks, verbose=0, shuffle=False,
     )
-    result = _result(model, config, dataset, tracker, time.perf_counter() - started, state)
+    result = _result(model, config, dataset, tracker, time.perf_counter() - started, state, resumed_after)
     if recorder is not None:
         recorder.finished(model, mean_code_activation(model, val_inputs))
     return result
@@ -120,7 +121,8 @@ def _callbacks(config: TrainConfig, state: JobState, tracker: cb.Tracker, steps:
             cb.EarlyStopping(tracker, config.early_stopping_patience)]
 
 
-def _result(model, config: TrainConfig, dataset, t: cb.Tracker, seconds: float, state: JobState) -> TrainResult:
+def _result(model, config: TrainConfig, dataset, t: cb.Tracker, seconds: float, state: JobState,
+            resumed_after: int | None = None) -> TrainResult:
     """The outcome after fit returned (KeepBest has put the best weights back), with its one-line message."""
     if t.best_weights is None:
         if t.nan_message:
@@ -136,6 +138,9 @@ def _result(model, config: TrainConfig, dataset, t: cb.Tracker, seconds: float, 
             message = f"Stopped by you after {t.epochs_done} epoch(s); {best}."
         elif t.early_stopped_at is not None:
             message = f"Early stopping after epoch {t.early_stopped_at + 1}; {best}."
+        elif resumed_after:
+            message = (f"Resumed after epoch {resumed_after} and finished epochs {resumed_after + 1}–{t.epochs_done} "
+                       f"in {seconds:.1f} s ({t.epochs_done} in all); {best}.")
         else:
             message = f"Finished {t.epochs_done} epoch(s) in {seconds:.1f} s; {best}."
     best_val = None if t.best_weights is None else t.best_val

@@ -170,6 +170,9 @@ class TrainingTab(QWidget):
             self._steps = max(1, event.steps_per_epoch)
             self.progress.setRange(0, event.total_epochs * self._steps)
             self.progress.setValue(0)
+            if event.history:  # a resumed run: its recorded epochs first, then the new ones stream in
+                self.loss_plot.load_history(event.history)
+                self._show_progress(event.resumed_after or 0, 0)
             self.loss_plot.set_total_epochs(event.total_epochs)
             self.progress_label.setText(event.description)
             self.data_info.setText(event.data)

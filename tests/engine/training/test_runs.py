@@ -135,7 +135,10 @@ def test_stop_then_resume_continues_epochs_history_and_optimizer(tmp_path):
     events = []
     result = train(cfg, data, JobState(events.append), run=run, store=store, resume=True)
     assert [e.epoch for e in events if isinstance(e, EpochEnded)] == [2, 3]
-    assert "Resumed after epoch 2" in next(e for e in events if isinstance(e, Started)).description
+    started = next(e for e in events if isinstance(e, Started))
+    assert "Resumed after epoch 2" in started.description and started.resumed_after == 2
+    assert started.history == first.history  # the recorded epochs, to show the whole run
+    assert result.message.startswith("Resumed after epoch 2 and finished epochs 3–4 in ")
     assert len(result.history["loss"]) == 4 and result.history["loss"][:2] == first.history["loss"]
     assert int(result.model.optimizer.iterations.numpy()) == 4 * 5  # 36 samples / batch 8 = 5 steps per epoch
     run = store.get(run.id)

@@ -1,6 +1,7 @@
 """Runs tab (every training recorded, compared, reopened, deleted) and the export dialog, on tiny data."""
 import csv
 
+import pytest
 from PySide6.QtCore import Qt
 
 from gui.common.forms import set_choice
@@ -80,6 +81,10 @@ def test_resume_from_the_runs_tab_continues_a_stopped_run(qtbot, window, message
     resumed = tab.store.get(stopped.id)
     assert resumed.status == "finished" and len(resumed.history["loss"]) == 12
     assert resumed.history["loss"][:done_before] == curve_before  # the recorded curve is kept
+    xs, ys = tab.loss_plot.line_data("loss")  # the live plot shows the whole run, not only the new epochs
+    assert list(xs) == list(range(1, 13)) and list(ys[:done_before]) == pytest.approx(curve_before)
+    assert f"Resumed after epoch {done_before} and finished epochs {done_before + 1}–12" in tab.progress_label.text()
+    assert "(12 in all)" in tab.progress_label.text()
     assert not messages, messages
 
 

@@ -139,8 +139,10 @@ def _result(model, config: TrainConfig, dataset, t: cb.Tracker, seconds: float, 
         elif t.early_stopped_at is not None:
             message = f"Early stopping after epoch {t.early_stopped_at + 1}; {best}."
         elif resumed_after:
-            message = (f"Resumed after epoch {resumed_after} and finished epochs {resumed_after + 1}–{t.epochs_done} "
-                       f"in {seconds:.1f} s ({t.epochs_done} in all); {best}.")
+            new = (f"epoch {t.epochs_done}" if t.epochs_done == resumed_after + 1
+                   else f"epochs {resumed_after + 1}–{t.epochs_done}")
+            message = f"Resumed after epoch {resumed_after} and finished {new} in {seconds:.1f} s " \
+                      f"({t.epochs_done} in all); {best}."
         else:
             message = f"Finished {t.epochs_done} epoch(s) in {seconds:.1f} s; {best}."
     best_val = None if t.best_weights is None else t.best_val

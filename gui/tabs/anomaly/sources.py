@@ -7,6 +7,7 @@ from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayo
                                QWidget)
 
 from engine.anomaly.data import SOURCE_LABELS, AnomalySpec
+from engine.core.errors import ConfigError
 from gui.common.forms import choice_combo, set_choice
 from gui.tabs.anomaly.table_chooser import TableChooser
 
@@ -112,7 +113,9 @@ class AnomalySourceBox(QGroupBox):
         chooser = self.sequence_chooser if source == "sequence" else self.table_chooser
         path = {"table": self.table_chooser.path.text().strip(), "sequence": self.sequence_chooser.path.text().strip(),
                 "folders": self.normal_folder.text().strip()}.get(source, "")
-        features = chooser.features() if source in ("table", "sequence") and chooser.columns.count() else ()
+        if source in ("table", "sequence") and chooser.problem():
+            raise ConfigError(chooser.problem())
+        features = chooser.features() if source in ("table", "sequence") else ()
         return AnomalySpec(source=source, path=path, score_path=self.score_folder.text().strip(), features=features,
                            label=chooser.label_column() if source in ("table", "sequence") else "",
                            one_hot=self.table_chooser.one_hot.isChecked(), impute=chooser.impute.isChecked(),
@@ -132,12 +135,22 @@ class AnomalySourceBox(QGroupBox):
         settings.setValue("anomaly/paths", {"table": self.table_chooser.path.text(),
                                             "sequence": self.sequence_chooser.path.text(),
                                             "normal": self.normal_folder.text(), "score": self.score_folder.text()})
+        settings.setValue("anomaly/columns", {name: {"features": list(c.features()), "label": c.label_column()}
+                                              for name, c in (("table", self.table_chooser),
+                                                              ("sequence", self.sequence_chooser))})
 
     def restore_settings(self, settings: QSettings) -> None:
         set_choice(self.source, str(settings.value("anomaly/source", "synthetic")))
         paths = settings.value("anomaly/paths")
         if isinstance(paths, dict):
-            self.table_chooser.path.setText(str(paths.get("table", "")))
-            self.sequence_chooser.path.setText(str(paths.get("sequence", "")))
+            columns = settings.value("anomaly/columns")
+            columns = columns if isinstance(columns, dict) else {}
+            source = self.source.currentData()
+            for name, chooser in (("table", self.table_chooser), ("sequence", self.sequence_chooser)):
+                saved = columns.get(name) if isinstance(columns.get(name), dict) else {}
+                features = tuple(str(f) for f in saved.get("features") or ())
+                path = str(paths.get(name, ""))
+                # read again now; the other one when its source is chosen
+                chooser.restore(path, features, str(saved.get("label") or ""), read=name == source)
             self.normal_folder.setText(str(paths.get("normal", "")))
             self.score_folder.setText(str(paths.get("score", "")))

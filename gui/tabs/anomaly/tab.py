@@ -114,6 +114,9 @@ class AnomalyTab(QWidget):
         source = self.source.currentData()
         self.data.show_source(source)
         self.model_box.offer(data_kind(source))
+        chooser = {"table": self.table_chooser, "sequence": self.sequence_chooser}.get(source)
+        if chooser is not None and not self.runner.is_running():
+            chooser.read()  # a restored path: show its columns before anything trains on them
 
     def _sync_enabled(self) -> None:
         running = self.runner.is_running()

@@ -129,6 +129,7 @@ def test_bad_tables_give_clear_messages(qtbot, window, messages, tmp_path, heade
     tab = show(qtbot, window, "table")
     read_columns(qtbot, tab, tab.table_chooser, path)
     if "label" in header:
+        tab.table_chooser.set_checked(["a"])  # 1, 2, 3 only increases: not ticked by itself
         tab.table_chooser.set_label("label")
     train(qtbot, tab)
     assert messages and expected in messages[-1][1]
@@ -164,3 +165,53 @@ def test_broken_detector_file_gives_a_message(qtbot, window, messages, tmp_path)
     qtbot.waitUntil(lambda: not tab.runner.is_running(), timeout=20_000)
     assert messages and "broken.aedet" in messages[-1][1]
     assert tab.open_button.isEnabled() and tab.detector is None
+
+
+def sequence_csv(tmp_path):
+    t = np.arange(200)
+    return write_csv(tmp_path / "s.csv", ["time", "value", "other", "is_anomaly"],
+                     [[i, f"{np.sin(i / 4):.4f}", f"{np.cos(i / 5):.4f}", int(150 <= i < 154)] for i in t])
+
+
+def test_a_restored_sequence_source_trains_only_on_what_is_ticked(qtbot, window, messages, settings, tmp_path):
+    """Quit with a sequence CSV chosen (value ticked, is_anomaly the label), relaunch: the columns are read
+    again and ticked as they were, and the detector trains on exactly those."""
+    from gui.main_window import MainWindow
+
+    path = sequence_csv(tmp_path)
+    tab = show(qtbot, window, "sequence", epochs=1)
+    read_columns(qtbot, tab, tab.sequence_chooser, path)
+    tab.sequence_chooser.set_checked(["value"])
+    tab.sequence_chooser.set_label("is_anomaly")
+    window.save_settings()
+    again = MainWindow(settings)
+    qtbot.addWidget(again)
+    again.show()
+    restored = again.anomaly_tab
+    again.tabs.setCurrentWidget(restored)
+    qtbot.waitUntil(lambda: restored.sequence_chooser.columns.count() == 4, timeout=20_000)
+    qtbot.waitUntil(lambda: not restored.runner.is_running(), timeout=20_000)
+    assert restored.sequence_chooser.features() == ("value",)
+    assert restored.data.spec().features == ("value",) and restored.data.spec().label == "is_anomaly"
+    again.close()
+
+
+def test_nothing_trains_on_columns_that_are_not_shown_or_not_ticked(qtbot, window, messages, tmp_path):
+    from engine.core.errors import ConfigError
+
+    path = sequence_csv(tmp_path)
+    tab = show(qtbot, window, "sequence", epochs=1)
+    tab.sequence_chooser.path.setText(path)  # typed, not yet read: no column is shown
+    with pytest.raises(ConfigError, match="have not been read yet"):
+        tab.data.spec()
+    read_columns(qtbot, tab, tab.sequence_chooser, path)
+    tab.sequence_chooser.set_checked([])
+    train(qtbot, tab)
+    assert messages and "No column is ticked" in messages[-1][1] and tab.detector is None
+    chooser = tab.sequence_chooser  # the label column cannot be ticked as a feature
+    chooser.set_checked(["value", "is_anomaly"])
+    chooser.set_label("is_anomaly")
+    label_item = chooser.columns.item(3)
+    assert chooser.features() == ("value",) and not label_item.flags() & Qt.ItemFlag.ItemIsEnabled
+    chooser.set_label("")
+    assert label_item.flags() & Qt.ItemFlag.ItemIsEnabled

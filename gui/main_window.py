@@ -5,7 +5,7 @@ from PySide6.QtCore import QByteArray, QSettings, QTimer, Slot
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox
 
-from gui.common import help_content
+from gui.common import file_dialogs, help_content
 from gui.lazy_tab import LazyTab, Tabs
 from gui.session import Session
 from gui.tabs.denoise.tab import DenoiseTab
@@ -21,6 +21,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None):
         super().__init__()
         self.settings = settings or QSettings("AutoencoderStudio", "AutoencoderStudio")
+        file_dialogs.use_settings(self.settings)  # every dialog opens where that kind of file was last chosen
         self.setWindowTitle(APP_NAME)
         self.session = Session(self)
         self.training_tab = TrainingTab(self.session)
@@ -180,14 +181,21 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_export(self) -> None:
+        """Model > Export: on the Anomaly tab with a detector, the detector's model; else the model in use.
+        The dialog says which."""
         from gui.common.export_dialog import ExportDialog
 
+        if self.tabs.currentWidget() is self._anomaly_page and self.anomaly_tab.detector is not None:
+            self.anomaly_tab.show_export()
+            self.export_dialog = self.anomaly_tab.export_dialog
+            return
         model = self._current_model("Export")
         if model is None:
             return
         from engine.export.plans import plan_for_model
 
-        self.export_dialog = ExportDialog(plan_for_model(model, self.session.train_config, self.session.dataset), self)
+        self.export_dialog = ExportDialog(plan_for_model(model, self.session.train_config, self.session.dataset), self,
+                                          f"the model in use ({self.session.model_origin})")
         self.export_dialog.show()
 
     @Slot(object)

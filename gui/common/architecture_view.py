@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
                                QPlainTextEdit, QPushButton, QScrollArea, QSplitter, QTableWidget, QTableWidgetItem,
                                QTabWidget, QVBoxLayout, QWidget)
 
+from gui.common import file_dialogs
 from gui.common.canvas import MplCanvas
 
 PART_COLOURS = {"encoder": "#cfe2f3", "decoder": "#d9ead3", "discriminator": "#fce5cd", "": "#eeeeee"}
@@ -130,7 +131,7 @@ class ArchitectureDialog(QDialog):
 
     @Slot()
     def _save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save diagram", f"{self.model.name}.png", "PNG (*.png)")
+        path = file_dialogs.save_file(self, "Save diagram", "figure", f"{self.model.name}.png", "PNG (*.png)")
         if path:
             self.save_png(path)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Slot
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QMessageBox, QPushButton, QVBoxLayout, QWidget)
 
 from engine.core.config import EXPORT_FORMATS, EXPORT_PARTS, EXPORT_SUFFIXES
+from gui.common import file_dialogs
 from gui.failures import failure_text
 from gui.worker import JobRunner
 
@@ -17,14 +18,16 @@ class ExportDialog(QDialog):
     """Exports what an engine.export.plans.ExportPlan describes: a model with its metadata (kind, data,
     settings, metrics, threshold), the app's preprocessing and sample inputs to verify it on."""
 
-    def __init__(self, plan, parent: QWidget | None = None):
+    def __init__(self, plan, parent: QWidget | None = None, what: str = "the model in use"):
         super().__init__(parent)
         from engine.export.formats import onnx_support
 
         self.plan = plan
         preprocessing, name = plan.preprocessing, plan.name
         self.report = None
-        self.setWindowTitle("Export model")
+        self.setWindowTitle(f"Export {what}")
+        self.what = QLabel(f"Exporting {what}: {plan.model.name}.")
+        self.what.setWordWrap(True)
         self.format = QComboBox()
         onnx_ok, onnx_reason = onnx_support()
         for key, label in EXPORT_FORMATS.items():
@@ -41,8 +44,15 @@ class ExportDialog(QDialog):
         self.raw_input = QCheckBox(_raw_label(preprocessing))
         self.raw_input.setChecked(preprocessing is not None and preprocessing.kind != "none")
         self.raw_input.setEnabled(preprocessing is not None and preprocessing.kind != "none")
-        self.path = QLineEdit(str(Path.home() / f"{name}.keras"))
+        fmt = file_dialogs.remembered("export_format", "keras")  # the format and folder of the last export
+        self.format.setCurrentIndex(max(0, self.format.findData(fmt)))
+        if not self.format.model().item(self.format.currentIndex()).isEnabled():
+            self.format.setCurrentIndex(0)
+        self.path = QLineEdit(str(Path(file_dialogs.start_folder("export")) /
+                                  f"{name}{EXPORT_SUFFIXES[self.format.currentData()]}"))
+        self.path.returnPressed.connect(self.start_export)  # Enter exports; it does not open Browse
         browse = QPushButton("Browse…")
+        browse.setAutoDefault(False)
         browse.clicked.connect(self._browse)
         row = QHBoxLayout()
         row.addWidget(self.path, 1)
@@ -51,6 +61,7 @@ class ExportDialog(QDialog):
         self.result = QLabel("Every export is reloaded and compared with the model in the app on sample inputs.")
         self.result.setWordWrap(True)
         form = QFormLayout()
+        form.addRow(self.what)
         form.addRow("Format", self.format)
         form.addRow("", self.onnx_note)
         form.addRow("Part", self.part)
@@ -58,6 +69,8 @@ class ExportDialog(QDialog):
         form.addRow("Save to", row)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.ActionRole)
+        self.export_button.setDefault(True)
+        self.buttons.button(QDialogButtonBox.StandardButton.Close).setAutoDefault(False)
         self.export_button.clicked.connect(self.start_export)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -81,11 +94,12 @@ class ExportDialog(QDialog):
     def _browse(self) -> None:
         fmt = self.format.currentData()
         if fmt == "savedmodel":
-            folder = QFileDialog.getExistingDirectory(self, "Folder to put the SavedModel folder in")
+            folder = file_dialogs.folder(self, "Folder to put the SavedModel folder in", "export", self.path.text())
             if folder:
                 self.path.setText(str(Path(folder) / Path(self.path.text()).name))
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export to", self.path.text(), f"*{EXPORT_SUFFIXES[fmt]}")
+        path = file_dialogs.save_file(self, "Export to", "export", Path(self.path.text()).name,
+                                      f"*{EXPORT_SUFFIXES[fmt]}", current=self.path.text())
         if path:
             self.path.setText(path)
 
@@ -103,6 +117,8 @@ class ExportDialog(QDialog):
     @Slot(object)
     def _on_succeeded(self, report) -> None:
         self.report = report
+        file_dialogs.remember("export", str(report.path))
+        file_dialogs.keep("export_format", report.format)
         notes = " ".join(report.notes)
         self.result.setText(f"Wrote {report.path}. Verified by reloading it: the largest difference from the app's "
                             f"model is {report.max_abs_diff:.2e}. Metadata: {report.metadata_path}. {notes}".strip())

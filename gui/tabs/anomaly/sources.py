@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Slot
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox,
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox,
                                QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout,
                                QWidget)
 
 from engine.anomaly.data import SOURCE_LABELS, AnomalySpec
 from engine.core.errors import ConfigError
+from gui.common import file_dialogs
 from gui.common.forms import choice_combo, set_choice
 from gui.tabs.anomaly.table_chooser import TableChooser
 
@@ -126,7 +127,7 @@ class AnomalySourceBox(QGroupBox):
 
     @Slot()
     def _browse_folder(self, edit: QLineEdit) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Choose a folder of images", edit.text())
+        path = file_dialogs.folder(self, "Choose a folder of images", "data", edit.text())
         if path:
             edit.setText(path)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
-from PySide6.QtWidgets import (QFileDialog, QGridLayout, QLabel, QMessageBox,
+from PySide6.QtWidgets import (QGridLayout, QLabel, QMessageBox,
                                QProgressBar, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from engine import jobs
@@ -14,6 +14,7 @@ from engine.anomaly.files import DETECTOR_SUFFIX
 from engine.core.config import MODEL_LABELS, TrainConfig
 from engine.core.errors import ConfigError, DetectorFileError
 from engine.core.events import BatchEnded, EpochEnded, Progress, Started
+from gui.common import file_dialogs
 from gui.common.forms import scroll_column
 from gui.failures import failure_text
 from gui.tabs.anomaly.model_box import DetectorModelBox
@@ -273,7 +274,7 @@ class AnomalyTab(QWidget):
     # ----- files --------------------------------------------------------------------
     @Slot()
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open detector", "", f"Detectors (*{DETECTOR_SUFFIX})")
+        path = file_dialogs.open_file(self, "Open detector", "detector", f"Detectors (*{DETECTOR_SUFFIX})")
         if path:
             self.open_detector(path)
 
@@ -285,8 +286,8 @@ class AnomalyTab(QWidget):
     def _save_dialog(self) -> None:
         if self.detector is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Save detector", f"detector{DETECTOR_SUFFIX}",
-                                              f"Detectors (*{DETECTOR_SUFFIX})")
+        path = file_dialogs.save_file(self, "Save detector", "detector", f"detector{DETECTOR_SUFFIX}",
+                                      f"Detectors (*{DETECTOR_SUFFIX})")
         if path:
             self.save_detector(path)
 
@@ -305,12 +306,12 @@ class AnomalyTab(QWidget):
         if self.detector is None:
             return
         if self.detector.kind == "image":
-            path = QFileDialog.getExistingDirectory(self, "Choose a folder of images to score")
+            path = file_dialogs.folder(self, "Choose a folder of images to score", "data")
             if path:
                 self.score_file(score_path=path)
         else:
-            path, _ = QFileDialog.getOpenFileName(self, "Choose a table to score", "",
-                                                  "Tables (*.csv *.tsv *.txt);;All files (*)")
+            path = file_dialogs.open_file(self, "Choose a table to score", "table",
+                                          "Tables (*.csv *.tsv *.txt);;All files (*)")
             if path:
                 self.score_file(path=path)
 
@@ -322,7 +323,7 @@ class AnomalyTab(QWidget):
     def _export_dialog(self) -> None:
         if self.scores is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export scored data", "scored.csv", "CSV (*.csv)")
+        path = file_dialogs.save_file(self, "Export scored data", "csv", "scored.csv", "CSV (*.csv)")
         if path:
             self.export_csv(path)
 
@@ -351,7 +352,8 @@ class AnomalyTab(QWidget):
         from gui.common.export_dialog import ExportDialog
 
         if self.detector is not None:
-            self.export_dialog = ExportDialog(plan_for_detector(self.detector, self.scores), self)
+            self.export_dialog = ExportDialog(plan_for_detector(self.detector, self.scores), self,
+                                              "the anomaly detector's model")
             self.export_dialog.show()
 
     # ----- settings -----------------------------------------------------------------

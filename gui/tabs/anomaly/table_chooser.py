@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QListWidget, QListWidgetItem, QPushButton, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget,
+                               QListWidgetItem, QPushButton, QWidget)
+
+from gui.common import file_dialogs
 
 TABLE_FILTER = "Tables (*.csv *.tsv *.txt);;All files (*)"
 NO_LABEL = "(none)"
@@ -53,7 +55,7 @@ class TableChooser(QWidget):
 
     @Slot()
     def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a table", self.path.text(), TABLE_FILTER)
+        path = file_dialogs.open_file(self, "Choose a table", "table", TABLE_FILTER, self.path.text())
         if path:
             self.path.setText(path)
             self._on_path_edited()

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QMimeData, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMenu, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from engine.data.images import IMAGE_SUFFIXES, MAX_PIXELS, LoadedImage
 from engine.data.noise import NoiseConfig
@@ -22,6 +22,7 @@ from engine.denoise.pipeline import MODEL_METHOD
 from engine.jobs import Denoised, open_image_job, photo_denoise_job, save_image_job
 from engine.models.guards import fits_images, fully_convolutional
 from engine.core.events import Progress
+from gui.common import file_dialogs
 from gui.common.recent_files import RecentFiles
 from gui.failures import failure_text, stopped
 from gui.session import Session
@@ -132,8 +133,8 @@ class DenoiseTab(PhotoView):
     @Slot()
     def open_dialog(self) -> None:
         patterns = " ".join(f"*{s}" for s in IMAGE_SUFFIXES)
-        path, _ = QFileDialog.getOpenFileName(self, "Open image", self._last_dir,
-                                              f"Images ({patterns});;All files (*)")
+        path = file_dialogs.open_file(self, "Open image", "image", f"Images ({patterns});;All files (*)",
+                                      self._last_dir)
         if path:
             self.open_image(path)
 
@@ -290,8 +291,9 @@ class DenoiseTab(PhotoView):
         label = self.result.labels[self.method_combo.currentData()]
         folder = self._last_dir if os.access(self._last_dir or ".", os.W_OK) else str(Path.home())
         default = str(Path(folder) / suggested_name(self.image, label))
-        path, _ = QFileDialog.getSaveFileName(self, "Save result", default, SAVE_FILTERS,
-                                              options=QFileDialog.Option.DontConfirmOverwrite)  # asked below
+        path = file_dialogs.save_file(self, "Save result", "image", Path(default).name, SAVE_FILTERS,
+                                      current=default if folder != str(Path.home()) else "",
+                                      confirm_overwrite=False)  # asked below
         if path:
             self.save_result_to(path)
 

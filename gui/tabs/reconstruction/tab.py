@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton,
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QMessageBox, QPushButton,
                                QSplitter, QVBoxLayout, QWidget)
 
 from engine.core.config import DataSpec
 from engine.jobs import data_job, open_model_job, reconstruct_job
+from gui.common import file_dialogs
 from gui.failures import failure_text
 from gui.session import Session
 from gui.tabs.reconstruction.error_histogram import ErrorHistogram
@@ -262,7 +263,7 @@ class ReconstructionTab(QWidget):
     # ----- files --------------------------------------------------------------------
     @Slot()
     def open_model_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open model", "", "Keras model (*.keras);;All files (*)")
+        path = file_dialogs.open_file(self, "Open model", "model", "Keras model (*.keras);;All files (*)")
         if path:
             self.open_model(path)
 
@@ -279,7 +280,7 @@ class ReconstructionTab(QWidget):
     def _save_model(self) -> None:
         from engine.core.errors import ModelError
 
-        path, _ = QFileDialog.getSaveFileName(self, "Save model", "autoencoder.keras", "Keras model (*.keras)")
+        path = file_dialogs.save_file(self, "Save model", "model", "autoencoder.keras", "Keras model (*.keras)")
         if not path:
             return
         try:

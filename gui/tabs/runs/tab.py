@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QMessageBox,
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from engine.training.resume import resume_problem
+from gui.common import file_dialogs
 from gui.failures import failure_text
 from gui.tabs.runs.run_curves import RunCurves
 from gui.worker import JobRunner
@@ -199,7 +200,7 @@ class RunsTab(QWidget):
         if not self.checked_ids():
             QMessageBox.information(self, "Export curves", "Tick the runs whose curves to export.")
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export curves", "runs.csv", "CSV (*.csv)")
+        path = file_dialogs.save_file(self, "Export curves", "csv", "runs.csv", "CSV (*.csv)")
         if path:
             self.export_curves(path)
 

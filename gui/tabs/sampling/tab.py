@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QSettings, QTimer, Signal, Slot
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QWidget
 
 from engine import jobs
 from engine.core.config import DataSpec
@@ -21,6 +21,7 @@ from engine.core.errors import ConfigError
 from engine.core.events import Progress
 from engine.latent import codes as latent
 from engine.models import guards
+from gui.common import file_dialogs
 from gui.failures import failure_text
 from gui.session import Session
 from gui.common.canvas import MplCanvas
@@ -356,7 +357,7 @@ class SamplingTab(SamplingView):
 
     # ----- files --------------------------------------------------------------------
     def _save_dialog(self, canvas: MplCanvas, name: str) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save as PNG", name, "PNG image (*.png)")
+        path = file_dialogs.save_file(self, "Save as PNG", "figure", name, "PNG image (*.png)")
         if path:
             self.save_png_to(canvas, path)
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Slot
-from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
+from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QVBoxLayout, QWidget)
 
 from engine.core.config import (DATA_LABELS, GENERATIVE_KINDS, LATENT_RANGE, LOSS_LABELS, MODEL_LABELS,
                                 PRIOR_LABELS, SEQUENCE_KINDS, VAE_KINDS, DataSpec, Limits, TrainConfig)
 from engine.core.errors import ConfigError
+from gui.common import file_dialogs
 from gui.common.forms import choice_combo, float_spin, int_spin, set_choice
 
 PATH_KINDS = {"mnist_file": "file", "folder": "folder", "patches": "folder", "array": "file"}
@@ -154,10 +155,10 @@ class TrainingForm(QWidget):
     def _browse(self) -> None:
         kind = self.data_kind.currentData()
         if PATH_KINDS.get(kind) == "folder":
-            path = QFileDialog.getExistingDirectory(self, "Choose a folder of images", self.data_path.text())
+            path = file_dialogs.folder(self, "Choose a folder of images", "data", self.data_path.text())
         else:
-            path, _ = QFileDialog.getOpenFileName(self, "Choose a data file", self.data_path.text(),
-                                                  FILE_FILTERS.get(kind, "All files (*)"))
+            path = file_dialogs.open_file(self, "Choose a data file", "data", FILE_FILTERS.get(kind, "All files (*)"),
+                                          self.data_path.text())
         if path:
             self.data_path.setText(path)
 

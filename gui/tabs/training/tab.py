@@ -3,13 +3,14 @@ from __future__ import annotations
 
 
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
-from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton,
+from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton,
                                QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from engine.core.config import MODEL_LABELS, TrainConfig
 from engine.core.errors import ConfigError, RunError
 from engine.core.events import BatchEnded, EpochEnded, PreviewReady, Progress, Started
 from engine.jobs import train_job
+from gui.common import file_dialogs
 from gui.common.forms import scroll_column
 from gui.common.image_grid import ImageGrid
 from gui.common.loss_plot import LossPlot
@@ -255,7 +256,7 @@ class TrainingTab(QWidget):
     def save_model_dialog(self) -> None:
         if self.session.model is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Save model", "autoencoder.keras", "Keras model (*.keras)")
+        path = file_dialogs.save_file(self, "Save model", "model", "autoencoder.keras", "Keras model (*.keras)")
         if path:
             self.save_model_to(path)
 

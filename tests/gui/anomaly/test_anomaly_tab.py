@@ -215,3 +215,23 @@ def test_nothing_trains_on_columns_that_are_not_shown_or_not_ticked(qtbot, windo
     assert chooser.features() == ("value",) and not label_item.flags() & Qt.ItemFlag.ItemIsEnabled
     chooser.set_label("")
     assert label_item.flags() & Qt.ItemFlag.ItemIsEnabled
+
+
+def test_model_export_on_the_anomaly_tab_exports_the_detector_and_says_so(qtbot, window, messages):
+    from engine.core.config import TrainConfig
+    from engine.models.builders import build_autoencoder
+
+    window.session.set_model(build_autoencoder(TrainConfig(code_size=4), (12, 12, 1)), "built for a test")
+    tab = show(qtbot, window, "synthetic", epochs=1)
+    train(qtbot, tab)
+    window.show_export()  # Model > Export while the Anomaly tab is shown
+    dialog = window.export_dialog
+    qtbot.addWidget(dialog)
+    assert dialog.plan.model is tab.detector.model and "anomaly detector" in dialog.windowTitle()
+    dialog.close()
+    window.tabs.setCurrentWidget(window.training_tab)
+    window.show_export()
+    other = window.export_dialog
+    qtbot.addWidget(other)
+    assert other.plan.model is window.session.model and "built for a test" in other.windowTitle()
+    other.close()

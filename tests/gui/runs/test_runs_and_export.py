@@ -1,5 +1,6 @@
 """Runs tab (every training recorded, compared, reopened, deleted) and the export dialog, on tiny data."""
 import csv
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -93,15 +94,22 @@ def test_export_dialog_writes_and_verifies_a_keras_file(qtbot, window, messages,
     window.show_export()
     dialog = window.export_dialog
     qtbot.addWidget(dialog)
-    set_choice(dialog.format, "keras")
-    target = tmp_path / "exported.keras"
+    assert "the model in use (trained here" in dialog.windowTitle()  # it says which model it exports
+    set_choice(dialog.format, "tflite")
+    target = tmp_path / "exported.tflite"
     dialog.path.setText(str(target))
-    dialog.start_export()
+    qtbot.keyClick(dialog.path, Qt.Key_Return)  # Enter exports (it used to open Browse)
+    qtbot.waitUntil(lambda: dialog.report is not None or "failed" in dialog.result.text(), timeout=60_000)
     qtbot.waitUntil(lambda: not dialog.runner.is_running(), timeout=60_000)
     assert dialog.report is not None, dialog.result.text()
-    assert target.is_file() and dialog.report.max_abs_diff <= 1e-5
+    assert target.is_file() and dialog.report.max_abs_diff <= 1e-4
     assert "largest difference" in dialog.result.text()
     dialog.close()
+    window.show_export()  # the next export starts with the same format, in the same folder
+    again = window.export_dialog
+    qtbot.addWidget(again)
+    assert again.format.currentData() == "tflite" and Path(again.path.text()).parent == tmp_path
+    again.close()
 
 
 def test_export_into_a_missing_folder_fails_clearly(qtbot, window, messages, tiny_npz, tmp_path):

@@ -36,11 +36,18 @@ def test_more_epochs_can_be_asked_for_even_after_a_finished_run(tmp_path):
     assert plan_resume(finished, epochs=15).config.epochs == 15
     with pytest.raises(ConfigError, match="already has 10 of 10"):
         plan_resume(finished, epochs=10)  # exactly what it has: nothing left to do
+    with pytest.raises(ConfigError, match="already has 10 of 6"):
+        plan_resume(finished, epochs=6)  # fewer than it has
 
 
 def test_a_run_still_training_or_without_a_checkpoint_cannot_continue(tmp_path):
     with pytest.raises(RunError, match="still training"):
         plan_resume(run(tmp_path, "running"))
+    import json  # a status read from a run record, as another process wrote it (not an interned literal)
+
+    loaded = run(tmp_path, json.loads('"running"'), done=3)
+    with pytest.raises(RunError, match="still training"):
+        plan_resume(loaded)
     busy = run(tmp_path, "stopped", done=2)
     mark_active(busy, True)
     try:

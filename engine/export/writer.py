@@ -185,8 +185,11 @@ def _check(fmt: str, got: np.ndarray, expected: np.ndarray) -> float:
     if got.shape != expected.shape:
         raise ExportError(f"The exported {EXPORT_FORMATS[fmt]} model gives outputs of shape {got.shape}, the app's "
                           f"{expected.shape}; nothing was written.")
-    diff = float(np.max(np.abs(got - expected))) if got.size else 0.0
-    limit = TOLERANCES[fmt] * max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
+    if not got.size:
+        raise ExportError(f"The exported {EXPORT_FORMATS[fmt]} model could not be verified: there was no output "
+                          "to compare; nothing was written.")
+    diff = float(np.max(np.abs(got - expected)))
+    limit = TOLERANCES[fmt] * max(1.0, float(np.max(np.abs(expected))))
     if not diff <= limit:  # NaN fails too
         raise ExportError(f"The exported {EXPORT_FORMATS[fmt]} model differs from the app's model by up to {diff:.3g} "
                           f"(allowed {limit:.1g}), so it was not written. Try another format.")

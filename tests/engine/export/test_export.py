@@ -248,6 +248,10 @@ def test_the_tolerance_scales_with_the_outputs_and_includes_its_bound(monkeypatc
         export._check("keras", big + 1.5, big)
     with pytest.raises(ExportError, match="shape"):
         export._check("keras", np.zeros((2, 4), np.float32), small)
+    with pytest.raises(ExportError, match="shape"):
+        export._check("keras", np.zeros((2, 2), np.float32), small)  # smaller too
+    with pytest.raises(ExportError, match="no output to compare"):
+        export._check("keras", small[:0], small[:0])
 
 
 @pytest.mark.parametrize("fmt", ["keras", "savedmodel"])

@@ -111,7 +111,8 @@ class TerminateOnNaN(_Tracking):
 
 
 class BatchEvents(keras.callbacks.Callback):
-    """BatchEnded events with the mean loss since the previous one, at most every BATCH_EVENT_INTERVAL_S."""
+    """BatchEnded events with the mean loss since the previous one, at most every BATCH_EVENT_INTERVAL_S, and
+    always for an epoch's last step (so the batch-loss line reaches the end of every epoch)."""
 
     def __init__(self, emit: Callable[[Any], None], steps: int):
         super().__init__()
@@ -126,7 +127,7 @@ class BatchEvents(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         now = time.perf_counter()
         step = min(batch + 1, self.steps)  # steps_per_execution can overshoot the epoch's end
-        if now - self._last_time < BATCH_EVENT_INTERVAL_S or step <= self._last_step:
+        if step <= self._last_step or (now - self._last_time < BATCH_EVENT_INTERVAL_S and step < self.steps):
             return
         loss = float((logs or {}).get("loss", math.nan))
         # Keras reports the running mean over the epoch; recover the mean since the last event.

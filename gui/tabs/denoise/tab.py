@@ -50,7 +50,7 @@ class DenoiseTab(PhotoView):
         self._pending: tuple[str, Any] | None = None  # what the running job is for
         self._bundled: tuple[float, Any] | None = None  # (file mtime, model) once loaded
         self._cancelling = False
-        self._outcome = "done"  # how the last job ended, for the progress bar: done, failed, cancelled
+        self._outcome = "idle"  # how the last job ended, for the bar: opened, done, saved, failed, cancelled
         self._started = 0.0
         self._last_dir = ""
         self._build()
@@ -336,7 +336,7 @@ class DenoiseTab(PhotoView):
     def _on_succeeded(self, outcome) -> None:
         pending, self._pending = self._pending or ("", None), None
         kind, payload = pending
-        self._outcome = "done"
+        self._outcome = {"open": "opened", "denoise": "done", "save": "saved"}.get(kind, "idle")
         if kind == "open" and self._cancelling:  # reading cannot stop midway: drop what it read
             self._outcome = "cancelled"
             self.progress_label.setText("Cancelled.")
@@ -376,7 +376,7 @@ class DenoiseTab(PhotoView):
     def _on_finished(self) -> None:
         self._cancelling = False
         self.progress.setRange(0, 1)
-        self.progress.setValue(1 if self._outcome == "done" else 0)
+        self.progress.setValue(1 if self._outcome in ("opened", "done", "saved") else 0)
         self.progress.setFormat(self._outcome)
         self._sync_enabled()
 

@@ -247,7 +247,8 @@ class TrainingTab(QWidget):
     @Slot()
     def _on_finished(self) -> None:
         self.progress.setRange(0, max(1, self.progress.maximum()))
-        if self.progress.format() == "starting…":
+        if self.progress.format() == "starting…":  # ended before its first step: nothing was trained
+            self.progress.setValue(0)
             self.progress.setFormat("idle")
         self._sync_enabled()
 

@@ -134,6 +134,15 @@ def test_batch_events_are_throttled_and_carry_the_recent_mean(monkeypatch):
     c.on_train_batch_end(15, {"loss": 1.5})  # overshoot clipped to step 10
     assert [(e.step, e.loss) for e in seen] == [(2, 2.0), (6, 1.25), (10, 1.5)]
     assert all(isinstance(e, BatchEnded) and e.steps_per_epoch == 10 for e in seen)
+    seen.clear()  # a fast epoch: its last step is reported even within the interval, so the line reaches its end
+    c.on_epoch_begin(1)
+    clock[0] = 2.0
+    c.on_train_batch_end(4, {"loss": 1.0})
+    clock[0] = 2.01
+    c.on_train_batch_end(8, {"loss": 1.0})  # too soon
+    clock[0] = 2.02
+    c.on_train_batch_end(9, {"loss": 0.9})  # the epoch's last step: (0.9 * 10 - 1.0 * 5) / 5 = 0.8
+    assert [(e.epoch, e.step) for e in seen] == [(1, 5), (1, 10)] and seen[-1].loss == pytest.approx(0.8)
 
 
 def test_tracker_restores_a_checkpoint_state():

@@ -77,11 +77,13 @@ def test_open_shows_the_image_as_read(qtbot, tab, window, tmp_path, kind, shape,
     assert f"{bits}-bit" in tab.image_info.text() and ("alpha" in tab.image_info.text()) == alpha
     assert f"Opened {kind}.png: {W} x {H}" in window.status_label.text()
     assert tab.denoise_button.isEnabled() and not tab.save_button.isEnabled()
+    assert tab.progress.format() == "opened"  # no denoising ran yet: the bar does not say "done"
 
 
 def test_denoise_compares_methods_with_linked_panels(qtbot, tab, window, tmp_path):
     open_in(qtbot, tab, write_png(tmp_path / "grey.png", "grey8"))
     run(qtbot, tab, ("nl_means", "tv"))
+    assert tab.progress.format() == "done" and tab.progress.value() == tab.progress.maximum()
     result = tab.result
     assert set(result.outputs) == {"nl_means", "tv"}
     assert tab.panels.names() == ["original", "noisy", "result"]

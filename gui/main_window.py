@@ -5,7 +5,7 @@ from PySide6.QtCore import QByteArray, QSettings, QTimer, Slot
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox
 
-from gui.common import file_dialogs, help_content
+from gui.common import drops, file_dialogs, help_content
 from gui.lazy_tab import LazyTab, Tabs
 from gui.session import Session
 from gui.tabs.denoise.tab import DenoiseTab
@@ -22,6 +22,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or QSettings("AutoencoderStudio", "AutoencoderStudio")
         file_dialogs.use_settings(self.settings)  # every dialog opens where that kind of file was last chosen
+        self.setAcceptDrops(True)  # a file dropped on any tab goes where it belongs (gui.common.drops)
         self.setWindowTitle(APP_NAME)
         self.session = Session(self)
         self.training_tab = TrainingTab(self.session)
@@ -151,6 +152,44 @@ class MainWindow(QMainWindow):
                                       "to train; the model in use is kept until then.")
             return
         self.training_tab.start()
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        path = drops.dropped_local_path(event.mimeData())
+        if path is not None and drops.destination(path) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        path = drops.dropped_local_path(event.mimeData())
+        if path is not None and self.open_dropped(path):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def open_dropped(self, path) -> bool:
+        """Send a dropped file or folder to the tab that uses it; False (with a message) for anything else."""
+        where = drops.destination(path)
+        if where == "image":
+            self._show_denoise()
+            return self.denoise_tab.open_image(path)
+        if where == "training data":
+            self.tabs.setCurrentWidget(self.training_tab)
+            self.training_tab.use_data_path(str(path))
+        elif where == "table":
+            self.tabs.setCurrentWidget(self._anomaly_page)
+            self.anomaly_tab.use_table(str(path))
+        elif where == "model":
+            self.tabs.setCurrentWidget(self.reconstruction_tab)
+            self.reconstruction_tab.open_model(str(path))
+        elif where == "detector":
+            self.tabs.setCurrentWidget(self._anomaly_page)
+            self.anomaly_tab.open_detector(str(path))
+        else:
+            self.status_label.setText(f"{path.name}: not a file the app opens (images, .npy/.npz arrays or image "
+                                      "folders, CSV/TSV tables, .keras models, .aedet detectors).")
+            return False
+        return True
 
     def _show_denoise(self, *_args) -> None:
         self.tabs.setCurrentWidget(self.denoise_tab)

@@ -15,7 +15,7 @@ from engine.core.config import MODEL_LABELS, TrainConfig
 from engine.core.errors import ConfigError, DetectorFileError
 from engine.core.events import BatchEnded, EpochEnded, Progress, Started
 from gui.common import file_dialogs
-from gui.common.forms import scroll_column
+from gui.common.forms import scroll_column, set_choice
 from gui.failures import failure_text
 from gui.tabs.anomaly.model_box import DetectorModelBox
 from gui.tabs.anomaly.sources import AnomalySourceBox
@@ -160,6 +160,12 @@ class AnomalyTab(QWidget):
         self.progress_label.setText(message)
         self.runner.start(job, name)
         self._sync_enabled()
+
+    def use_table(self, path: str) -> None:
+        """Score or train on a CSV/TSV next (e.g. one dropped on the window): the table source, its columns read."""
+        set_choice(self.source, "table")
+        self.table_chooser.path.setText(path)
+        self.table_chooser.read()
 
     def _inspect(self, chooser: TableChooser, path: str) -> None:
         if self.runner.is_running():

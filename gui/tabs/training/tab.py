@@ -11,7 +11,7 @@ from engine.core.errors import ConfigError, RunError
 from engine.core.events import BatchEnded, EpochEnded, PreviewReady, Progress, Started
 from engine.jobs import train_job
 from gui.common import file_dialogs
-from gui.common.forms import scroll_column
+from gui.common.forms import scroll_column, set_choice
 from gui.common.image_grid import ImageGrid
 from gui.common.loss_plot import LossPlot
 from gui.failures import failure_text, stopped
@@ -108,6 +108,15 @@ class TrainingTab(QWidget):
 
     # ----- run ----------------------------------------------------------------------
     @Slot()
+    def use_data_path(self, path: str) -> None:
+        """Train on a folder of images or an array file next (e.g. one dropped on the window)."""
+        from pathlib import Path
+
+        kind = "folder" if Path(path).is_dir() else "array"
+        set_choice(self.form.data_kind, kind)
+        self.form.data_path.setText(path)
+        self.status_changed.emit(f"Training data: {path}. Check the settings, then press Start training.")
+
     def start(self) -> None:
         if self.runner.is_running():
             self.status_changed.emit("Training is already running; stop it first.")

@@ -80,8 +80,10 @@ def set_choice(combo: QComboBox, key: str) -> None:
         combo.setCurrentIndex(index)
 
 
-def scroll_column(*parts: QWidget | QLayout, min_width: int) -> QScrollArea:
-    """Widgets and layouts stacked top down (room to spare at the bottom), scrolling when the window is short."""
+def scroll_column(*parts: QWidget | QLayout, min_width: int,
+                  actions: tuple[QWidget | QLayout, ...] = ()) -> QWidget:
+    """Widgets and layouts stacked top down (room to spare at the bottom), scrolling when the window is short;
+    `actions` (a tab's main buttons) stay pinned below the scrolling part, visible at any window height."""
     column_widget = QWidget()
     column = QVBoxLayout(column_widget)
     for part in parts:
@@ -91,7 +93,15 @@ def scroll_column(*parts: QWidget | QLayout, min_width: int) -> QScrollArea:
     scroll.setWidgetResizable(True)
     scroll.setWidget(column_widget)
     scroll.setMinimumWidth(min_width)
-    return scroll
+    if not actions:
+        return scroll
+    holder = QWidget()
+    layout = QVBoxLayout(holder)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(scroll, 1)
+    for part in actions:
+        layout.addLayout(part) if isinstance(part, QLayout) else layout.addWidget(part)
+    return holder
 
 
 class _Column(QScrollArea):

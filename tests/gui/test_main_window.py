@@ -14,3 +14,17 @@ def test_train_start_from_another_tab_shows_the_training_tab_and_starts_nothing(
     assert window.tabs.currentWidget() is window.training_tab
     assert not window.training_tab.runner.is_running()
     assert "press Start training" in window.status_label.text()
+
+
+def test_the_main_actions_of_every_tab_stay_visible_at_1280x720(qtbot, window):
+    """Pinned below the scrolling settings, not behind them (they were below the fold at 1280x800)."""
+    window.resize(1280, 720 - 40)
+    for tab, buttons in ((window.training_tab, ("start_button", "stop_button")),
+                         (window.denoise_tab, ("denoise_button",)),
+                         (window.anomaly_tab, ("train_button", "stop_button", "export_model_button"))):
+        window.tabs.setCurrentWidget(tab if tab is not window.anomaly_tab else window._anomaly_page)
+        qtbot.wait(50)
+        for name in buttons:
+            button = getattr(tab, name)
+            seen = button.visibleRegion().boundingRect()
+            assert seen.height() == button.height() and seen.width() == button.width(), (type(tab).__name__, name)

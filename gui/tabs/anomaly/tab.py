@@ -5,7 +5,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import (QGridLayout, QLabel, QMessageBox,
-                               QProgressBar, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
+                               QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from engine import jobs
 from engine.anomaly import scores as anomaly
@@ -48,7 +48,7 @@ class AnomalyTab(QWidget):
         QVBoxLayout(self).addWidget(splitter)
         self._sync_enabled()
 
-    def _controls(self) -> QScrollArea:
+    def _controls(self) -> QWidget:
         self.data = d = AnomalySourceBox()
         d.source.currentIndexChanged.connect(self._on_source_changed)
         for chooser in (d.table_chooser, d.sequence_chooser):
@@ -60,7 +60,7 @@ class AnomalyTab(QWidget):
         self.window, self.stride, self.train_share = d.window, d.stride, d.train_share
         self.model_kind, self.code_size, self.filters, self.epochs = m.model_kind, m.code_size, m.filters, m.epochs
         self.batch_size, self.learning_rate, self.seed = m.batch_size, m.learning_rate, m.seed
-        return scroll_column(self.data, self.model_box, self._buttons(), min_width=310)
+        return scroll_column(self.data, self.model_box, min_width=310, actions=(self._buttons(),))
 
     def _buttons(self) -> QGridLayout:
         def button(text: str, slot, tip: str = "") -> QPushButton:

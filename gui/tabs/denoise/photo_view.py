@@ -34,8 +34,9 @@ class PhotoView(QWidget):
     metrics_table, ...); connects nothing."""
 
     def _build_photo_page(self) -> QWidget:
-        scroll = scroll_column(self._image_box(), self._noise_box(), self._methods_box(), self._run_row(),
-                               self.progress, self.progress_label, min_width=280)
+        image, noise, methods, run = self._image_box(), self._noise_box(), self._methods_box(), self._run_row()
+        scroll = scroll_column(image, noise, methods, self.progress_label, min_width=280,
+                               actions=(run, self.progress))
         page = QSplitter(Qt.Orientation.Horizontal)
         page.addWidget(scroll)
         page.addWidget(self._results_side())

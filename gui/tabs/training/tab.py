@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton,
-                               QScrollArea, QSplitter, QVBoxLayout, QWidget)
+                               QSplitter, QVBoxLayout, QWidget)
 
 from engine.core.config import MODEL_LABELS, TrainConfig
 from engine.core.errors import ConfigError, RunError
@@ -49,7 +49,7 @@ class TrainingTab(QWidget):
         self._sync_enabled()
 
     # ----- layout -------------------------------------------------------------------
-    def _controls(self) -> QScrollArea:
+    def _controls(self) -> QWidget:
         self.start_button = QPushButton("Start training")
         self.start_button.setDefault(True)
         self.start_button.clicked.connect(self.start)
@@ -61,7 +61,7 @@ class TrainingTab(QWidget):
         buttons = QHBoxLayout()
         for b in (self.start_button, self.stop_button, self.save_button):
             buttons.addWidget(b)
-        return scroll_column(self.form, buttons, min_width=340)
+        return scroll_column(self.form, min_width=340, actions=(buttons,))
 
     def _live_view(self) -> QWidget:
         self.progress = QProgressBar()

@@ -62,13 +62,13 @@ class RunRecorder:
         self._update("running")
 
     def finished(self, model, code_activation: float | None) -> None:
-        """Save the kept model and the final status (stopped / failed after a NaN / finished)."""
+        """Save the kept model and the final status (stopped / diverged after a NaN / finished)."""
         t = self.tracker
         if t.best_weights is not None:
             from engine.models.files import save_model
 
             save_model(model, self.run.model_path)
-        status = "failed" if t.nan_message else "stopped" if t.stopped_by_user else "finished"
+        status = "diverged" if t.nan_message else "stopped" if t.stopped_by_user else "finished"
         self._update(status, t.nan_message, mean_code_activation=code_activation)
 
     def failed(self, exc: BaseException) -> None:

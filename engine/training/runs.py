@@ -2,6 +2,7 @@
 checkpoint, the kept model), listed newest first. Importing it loads no TensorFlow."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -18,7 +19,8 @@ from engine.core.errors import RunError
 from engine.core.config import TrainConfig
 from engine.core.fileio import atomic_path, write_json
 
-STATUSES = ("running", "finished", "stopped", "failed", "interrupted")
+STATUSES = ("running", "finished", "stopped", "failed", "diverged", "interrupted")  # diverged: NaN after kept epochs
+NOTES_FILE = "notes.json"  # the user's name and note for a run; written only by annotate(), never while training
 _active: set[str] = set()  # paths of runs this process is training now
 _active_lock = threading.Lock()
 
@@ -42,6 +44,8 @@ class RunInfo:
     history: dict[str, list[float]] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     message: str = ""
+    name: str = ""  # the user's, for lists (RunStore.annotate)
+    note: str = ""
 
     @property
     def label(self) -> str:
@@ -123,14 +127,24 @@ class RunStore:
         if run.status != "running":
             mark_active(run, False)
 
+    def annotate(self, run_id: str, *, name: str | None = None, note: str | None = None) -> RunInfo:
+        """Give a run a name and/or a note (kept in notes.json beside run.json, so a training that is
+        recording the run does not overwrite them)."""
+        run = self.get(run_id)
+        run.name = run.name if name is None else name.strip()
+        run.note = run.note if note is None else note.strip()
+        write_json(run.path / NOTES_FILE, {"name": run.name, "note": run.note})
+        return run
+
     def export_curves_csv(self, run_ids: list[str], path: str | Path, key: str = "val_loss") -> Path:
-        """One column per run (headed by its id) of `key` per epoch; empty cells where a run has none."""
+        """One column per run of `key` per epoch, headed "<run id> <key>" (the run's name, when it has one,
+        in brackets); empty cells where a run has none."""
         runs = [self.get(i) for i in run_ids]
         columns = [run.history.get(key, []) for run in runs]
         path = Path(path)
         with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["epoch"] + [run.id for run in runs])
+            writer.writerow(["epoch"] + [f"{run.id} {key}" + (f" ({run.name})" if run.name else "") for run in runs])
             for epoch in range(max(map(len, columns), default=0)):
                 writer.writerow([epoch + 1] + [repr(c[epoch]) if epoch < len(c) else "" for c in columns])
         return path
@@ -144,6 +158,11 @@ class RunStore:
                       dict(meta.get("metrics") or {}), str(meta.get("message", "")))
         if run.status not in STATUSES:
             raise ValueError(f"unknown status {run.status!r}")
+        notes_file = folder / NOTES_FILE
+        if notes_file.is_file():
+            with contextlib.suppress(ValueError, OSError):
+                notes = json.loads(notes_file.read_text())
+                run.name, run.note = str(notes.get("name", "")), str(notes.get("note", ""))
         if run.status == "running" and not _owner_alive(meta.get("owner") or {}, run):
             run.status = "interrupted"
         return run

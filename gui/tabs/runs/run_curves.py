@@ -23,11 +23,13 @@ class RunCurves(MplCanvas):
         ax.clear()
         bars.clear()
         self.curves, self.activations = {}, {}
-        for run in runs:
+        colours = {}  # a run's bar has its line's colour
+        for i, run in enumerate(runs):
+            colours[run.id] = f"C{i % 10}"
             values = np.asarray(run.history.get(key) or run.history.get("loss") or [], float)
             if len(values):
                 epochs = np.arange(1, len(values) + 1)
-                ax.plot(epochs, values, marker="o", markersize=3, label=_short(run))
+                ax.plot(epochs, values, marker="o", markersize=3, label=_short(run), color=colours[run.id])
                 self.curves[run.id] = (epochs, values)
             activation = run.metrics.get("mean_code_activation")
             if activation is not None:
@@ -43,7 +45,8 @@ class RunCurves(MplCanvas):
             ax.set_title("Tick runs in the list to compare their curves")
         labels = [_short(r) for r in runs if r.id in self.activations]
         values = [self.activations[r.id] for r in runs if r.id in self.activations]
-        bars.barh(range(len(values)), values, color="tab:green")
+        self.bar_colours = [colours[r.id] for r in runs if r.id in self.activations]
+        bars.barh(range(len(values)), values, color=self.bar_colours)
         bars.set_yticks(range(len(values)), labels, fontsize=7)
         bars.invert_yaxis()
         bars.set_xlabel("mean code activation (validation samples)")
@@ -57,6 +60,8 @@ class RunCurves(MplCanvas):
 
 
 def _short(run) -> str:
+    if run.name:
+        return run.name
     config = run.config
     kind = config.get("model_kind", "?")
     extra = f" L1 {config.get('l1_weight'):g}" if kind == "sparse" else ""

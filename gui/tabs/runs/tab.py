@@ -11,7 +11,9 @@ from gui.failures import failure_text
 from gui.tabs.runs.run_curves import RunCurves
 from gui.worker import JobRunner
 
-COLUMNS = ("run", "status", "model", "code", "epochs", "best val loss", "mean code activation", "data")
+COLUMNS = ("run", "name", "status", "model", "code", "denoising", "learning rate", "epochs", "best val loss",
+           "mean code activation", "data", "note")
+EDITABLE = {COLUMNS.index("name"): "name", COLUMNS.index("note"): "note"}  # double-click to rename or annotate
 CURVE_KEYS = ("val_loss", "loss")
 
 
@@ -27,7 +29,8 @@ class RunsTab(QWidget):
         self.runs = []
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                   | QAbstractItemView.EditTrigger.EditKeyPressed)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemChanged.connect(self._on_item_changed)
@@ -54,7 +57,7 @@ class RunsTab(QWidget):
         left = QWidget()
         column = QVBoxLayout(left)
         intro = QLabel("Every training run is kept here. Tick runs to overlay their curves; select one to open, "
-                       "resume or delete it.")
+                       "resume or delete it; double-click its name or note to change them.")
         intro.setWordWrap(True)
         column.addWidget(intro)
         column.addWidget(self.table, 1)
@@ -96,6 +99,10 @@ class RunsTab(QWidget):
         for row, run in enumerate(self.runs):
             for col, text in enumerate(_cells(run)):
                 item = QTableWidgetItem(text)
+                if col not in EDITABLE:
+                    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                if col == COLUMNS.index("status") and run.message:
+                    item.setToolTip(run.message)
                 if col == 0:
                     item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                     item.setCheckState(Qt.CheckState.Checked if run.id in checked else Qt.CheckState.Unchecked)
@@ -123,6 +130,19 @@ class RunsTab(QWidget):
     def _on_item_changed(self, item: QTableWidgetItem) -> None:
         if item.column() == 0:
             self._show_checked()
+        elif item.column() in EDITABLE and item.row() < len(self.runs):
+            self.annotate(self.runs[item.row()].id, **{EDITABLE[item.column()]: item.text()})
+
+    def annotate(self, run_id: str, **fields: str) -> None:
+        """Rename or annotate a run (RunStore.annotate), then show it."""
+        from engine.core.errors import RunError
+
+        try:
+            self.store.annotate(run_id, **fields)
+        except (RunError, OSError) as exc:
+            QMessageBox.warning(self, "Could not change the run", str(exc))
+        self.status_changed.emit(f"Run {run_id}: " + ", ".join(f"{k} set" for k in fields) + ".")
+        self.refresh()
 
     @Slot()
     def _show_checked(self) -> None:
@@ -222,9 +242,15 @@ class RunsTab(QWidget):
 
 
 def _cells(run) -> tuple[str, ...]:
+    """One table row, in COLUMNS' order."""
     config, metrics = run.config, run.metrics
     best = metrics.get("best_val_loss")
     activation = metrics.get("mean_code_activation")
-    return (run.id, run.status, str(config.get("model_kind", "?")), str(config.get("code_size", "")),
-            str(len(run.history.get("loss", []))), "" if best is None else f"{best:.4g}",
-            "" if activation is None else f"{activation:.4g}", str(run.data.get("summary", run.data.get("kind", ""))))
+    noise = float(config.get("noise_factor") or 0.0)
+    denoising = f"noise {noise:g}" if noise > 0 else "no"
+    done, total = len(run.history.get("loss", [])), config.get("epochs", "?")
+    lr = config.get("learning_rate")
+    return (run.id, run.name, run.status, str(config.get("model_kind", "?")), str(config.get("code_size", "")),
+            denoising, "" if lr is None else f"{float(lr):g}", f"{done}/{total}",
+            "" if best is None else f"{best:.4g}", "" if activation is None else f"{activation:.4g}",
+            str(run.data.get("summary", run.data.get("kind", ""))), run.note)

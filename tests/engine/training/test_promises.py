@@ -127,10 +127,16 @@ def nan_weights(model):
     model.set_weights([np.full_like(w, np.nan) for w in model.get_weights()])
 
 
-def test_nan_after_good_epochs_stops_and_keeps_the_best(built):
+def test_nan_after_good_epochs_stops_and_keeps_the_best(built, tmp_path):
+    from engine.training.runs import RunStore
+
     data = tiny_images()
     sabotage = Sabotage(built, after=1, how=nan_weights)
-    result = training.train(CONFIG.replace(epochs=6), data, JobState(sabotage))
+    store = RunStore(tmp_path)
+    run = store.create(CONFIG.replace(epochs=6), {})
+    result = training.train(CONFIG.replace(epochs=6), data, JobState(sabotage), run=run, store=store)
+    recorded = store.get(run.id)  # told apart from a run that failed outright
+    assert recorded.status == "diverged" and "The loss became nan" in recorded.message
     assert len(result.history["loss"]) == 2 and result.best_epoch == 1
     assert "The loss became nan at epoch 3" in result.message and "kept the best model, epoch 2" in result.message
     assert np.isfinite(np.asarray(result.model(data.x_val))).all()

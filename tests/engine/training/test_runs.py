@@ -280,3 +280,16 @@ def test_run_store_imports_no_tensorflow():
     code = "import sys, engine.training.runs; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["False", "False"], done.stderr[-2000:]
+
+
+def test_a_run_gets_a_name_and_a_note_that_recording_does_not_overwrite(tmp_path):
+    store = RunStore(tmp_path)
+    run = store.create(config(), {})
+    store.annotate(run.id, name="baseline", note="lr 3e-3, before the data fix")
+    run.history = {"loss": [0.5], "val_loss": [0.4]}
+    store.save(run)  # the recorder writing its epoch
+    again = store.get(run.id)
+    assert (again.name, again.note) == ("baseline", "lr 3e-3, before the data fix")
+    assert store.annotate(run.id, note="").note == "" and store.get(run.id).name == "baseline"
+    path = store.export_curves_csv([run.id], tmp_path / "c.csv", key="val_loss")
+    assert path.read_text().splitlines()[0] == f"epoch,{run.id} val_loss (baseline)"  # the header names its metric

@@ -40,6 +40,20 @@ def test_every_training_is_a_run_to_compare_export_and_delete(qtbot, window, mes
     with open(out) as f:
         rows = list(csv.reader(f))
     assert len(rows) == 3 and len(rows[0]) >= 3  # header + 2 epochs; an epoch column and one per run
+    assert all(name.endswith(" val_loss") for name in rows[0][1:])  # the header names its metric
+    lines = runs.curves.curves_ax.get_lines()  # each run's bar has its line's colour
+    from matplotlib.colors import to_hex
+
+    assert [to_hex(c) for c in runs.curves.bar_colours] == [to_hex(line.get_color()) for line in lines]
+    from gui.tabs.runs.tab import COLUMNS
+
+    row = {name: runs.table.item(0, c).text() for c, name in enumerate(COLUMNS)}
+    assert row["learning rate"] == f"{runs.runs[0].config['learning_rate']:g}" and row["epochs"] == "2/2"
+    assert row["denoising"] == "no" and row["status"] == "finished"
+    name_item = runs.table.item(0, COLUMNS.index("name"))
+    name_item.setText("my baseline")  # as a double-click and typing would
+    assert runs.runs[0].name == "my baseline" and runs.store.get(runs.runs[0].id).name == "my baseline"
+    assert "my baseline" in [t.get_text() for t in runs.curves.curves_ax.get_legend().get_texts()]
 
     first = runs.runs[0]
     runs.table.selectRow(0)

@@ -293,3 +293,35 @@ def test_a_run_gets_a_name_and_a_note_that_recording_does_not_overwrite(tmp_path
     assert store.annotate(run.id, note="").note == "" and store.get(run.id).name == "baseline"
     path = store.export_curves_csv([run.id], tmp_path / "c.csv", key="val_loss")
     assert path.read_text().splitlines()[0] == f"epoch,{run.id} val_loss (baseline)"  # the header names its metric
+
+
+def _compiled(shape=(8, 8, 1)):
+    from engine.models.builders import build_autoencoder
+
+    model = build_autoencoder(config(), shape)
+    compile_model(model, config(), steps_per_epoch=5)
+    return model
+
+
+def test_checkpoint_keeps_the_best_weights_apart_from_the_current_ones(tmp_path):
+    from engine.training.checkpoints import write_checkpoint
+
+    model = _compiled()
+    best = [np.full_like(w, 0.5) for w in model.get_weights()]  # the best epoch was an earlier one
+    write_checkpoint(model, tmp_path / "a.keras", {"epoch": 3}, best)
+    state = restore_checkpoint(_compiled(), tmp_path / "a.keras")
+    assert state["epoch"] == 3 and all(np.array_equal(a, b) for a, b in zip(state["best_weights"], best))
+    write_checkpoint(model, tmp_path / "b.keras", {"epoch": 3}, None)  # the best epoch is the current one
+    state = restore_checkpoint(_compiled(), tmp_path / "b.keras")
+    assert all(np.array_equal(a, b) for a, b in zip(state["best_weights"], model.get_weights()))
+
+
+def test_a_damaged_or_foreign_checkpoint_is_refused(tmp_path):
+    from engine.training.checkpoints import write_checkpoint
+
+    (tmp_path / "junk.keras").write_bytes(b"not a zip at all")
+    with pytest.raises(RunError, match="not a complete checkpoint"):
+        restore_checkpoint(_compiled(), tmp_path / "junk.keras")
+    write_checkpoint(_compiled((8, 8, 1)), tmp_path / "small.keras", {"epoch": 1}, None)
+    with pytest.raises(RunError, match="does not fit this model and data"):
+        restore_checkpoint(_compiled((12, 12, 1)), tmp_path / "small.keras")

@@ -341,6 +341,13 @@ def _one_hot(table: Table, name: str, categories: Sequence[str], fill: float | s
     return out
 
 
+def _is_infinite(cell: str) -> bool:
+    try:
+        return math.isinf(float(cell))
+    except ValueError:
+        return False
+
+
 def _text_error(table: Table, names: Sequence[str], why: str) -> DataError:
     """Name columns that hold text, with example cells and their lines."""
     parts = []
@@ -350,8 +357,14 @@ def _text_error(table: Table, names: Sequence[str], why: str) -> DataError:
         if not len(rows):
             parts.append(f"'{name}' is empty")
             continue
-        examples = ", ".join(f"'{table.column(name)[r]}'" for r in rows[:3])
-        parts.append(f"'{name}' has text ({examples}) on {_lines(table.lines_of(rows))}")
+        cells = table.column(name)
+        infinite = np.array([_is_infinite(cells[r]) for r in rows], dtype=bool)
+        if infinite.any():  # a number, but not one a model can learn from: say so, not "text"
+            examples = ", ".join(f"'{cells[r]}'" for r in rows[infinite][:3])
+            parts.append(f"'{name}' has infinite values ({examples}) on {_lines(table.lines_of(rows[infinite]))}")
+        if not infinite.all():
+            examples = ", ".join(f"'{cells[r]}'" for r in rows[~infinite][:3])
+            parts.append(f"'{name}' has text ({examples}) on {_lines(table.lines_of(rows[~infinite]))}")
     return DataError(f"{table.where}: column {'; column '.join(parts)}, but {why}. Fix those cells, or choose "
                      "numeric columns.")
 

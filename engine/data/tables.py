@@ -233,7 +233,9 @@ def parse_table_text(text: str, source: str = "") -> Table:
 
 def _read_rows(text: str, delimiter: str, where: str) -> list[tuple[int, list[str]]]:
     """(file line where the record starts, stripped cells) for each non-blank record."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True)
+    # strict: a quote that is never closed ends in an error at its line, instead of swallowing the rest of the
+    # file into one cell (which used to be reported as "too few rows")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True, strict=True)
     rows: list[tuple[int, list[str]]] = []
     line = 1
     try:

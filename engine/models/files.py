@@ -38,6 +38,11 @@ def load_model(path: str | Path) -> keras.Model:
     if path.suffix != ".keras":
         raise ModelError(f"{path.name} is not a .keras file. Autoencoder Studio opens models saved in Keras' "
                          f".keras format (legacy .h5 files can hold unchecked code; re-save them as .keras).")
+    try:  # is_zipfile says False for a file it cannot open: that is not a damaged file
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise ModelError(f"{path.name} cannot be read ({exc.strerror or exc}). Check the file's permissions.") from exc
     if not zipfile.is_zipfile(path):
         raise ModelError(f"{path.name} is not a valid .keras file (it is not a zip archive): "
                          f"it may be truncated or corrupt. Save the model again.")
@@ -57,9 +62,15 @@ def _reason(path: Path, exc: Exception) -> str:
                 f"model loads. Models are opened in Keras' safe mode so that a file cannot run code on your machine. "
                 f"Rebuild the model without Lambda layers.")
     if "Could not locate" in text or "Unknown layer" in text or "not found" in text.lower():
-        return f"{path.name} uses a layer or object that Autoencoder Studio does not know: {text.splitlines()[0]}"
+        return f"{path.name} uses a layer or object that Autoencoder Studio does not know: {_first_line(text)}"
     if isinstance(exc, (zipfile.BadZipFile, OSError, KeyError)):
         return f"{path.name} is damaged ({type(exc).__name__}: {text}). Save the model again."
-    return f"{path.name} could not be opened: {text.splitlines()[0] if text else type(exc).__name__}"
+    return f"{path.name} could not be opened: {_first_line(text) if text else type(exc).__name__}"
+
+
+def _first_line(text: str, limit: int = 240) -> str:
+    """Keras' first line, cut short: its messages can carry a whole model config."""
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= limit else line[:limit].rstrip() + "…"
 
 

@@ -324,3 +324,18 @@ def test_index_columns_are_the_ones_that_only_increase():
 
     table = parse_table_text("t,v,flag\n1,5,0\n2,3,0\n3,4,1\n")
     assert table.index_columns() == ["t"]
+
+
+def test_a_quote_never_closed_is_named_at_its_line_not_as_too_few_rows():
+    with pytest.raises(DataError, match=r"line 3 cannot be read \(unexpected end of data\).*quote is not closed"):
+        parse_table_text('a,b\n1,2\n"3,4\n5,6\n7,8\n', "q.csv")
+
+
+def test_infinite_values_are_called_infinite_not_text():
+    from engine.data.table_features import numeric_matrix
+
+    table = parse_table_text("a,b\n1,2\n3,inf\n5,x\n", "i.csv")
+    with pytest.raises(DataError) as caught:
+        numeric_matrix(table, ["a", "b"])
+    message = str(caught.value)
+    assert "'b' has infinite values ('inf') on line 3" in message and "'b' has text ('x') on line 4" in message

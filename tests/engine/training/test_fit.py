@@ -188,6 +188,35 @@ def test_garbage_model_files_are_refused(tmp_path, content, match):
         load_model(path)
 
 
+def test_an_unreadable_model_file_is_called_unreadable_not_corrupt(tmp_path, monkeypatch):
+    from engine.models import files
+
+    good = save_model(build_autoencoder(TrainConfig(code_size=4), (6, 6, 1)), tmp_path / "locked.keras")
+
+    def denied(*_args, **_kwargs):  # what a file without read permission gives (root reads everything)
+        raise PermissionError(13, "Permission denied", str(good))
+
+    monkeypatch.setattr(files, "open", denied, raising=False)
+    with pytest.raises(ModelError, match=r"locked.keras cannot be read \(Permission denied\). Check the file's "
+                                         r"permissions.") as caught:
+        load_model(good)
+    assert "corrupt" not in str(caught.value)
+
+
+def test_keras_messages_are_cut_short(tmp_path, monkeypatch):
+    from engine.models import files
+
+    good = save_model(build_autoencoder(TrainConfig(code_size=4), (6, 6, 1)), tmp_path / "m.keras")
+
+    def refuse(*_args, **_kwargs):
+        raise ValueError("Could not deserialize " + "{'class_name': 'Dense', 'config': {...}} " * 200)
+
+    monkeypatch.setattr(files.keras.saving, "load_model", refuse)
+    with pytest.raises(ModelError) as caught:
+        load_model(good)
+    assert len(str(caught.value)) < 400 and str(caught.value).endswith("…")
+
+
 def test_broken_zip_and_wrong_suffix_are_refused(tmp_path):
     model = build_autoencoder(TrainConfig(code_size=4), (6, 6, 1))
     good = save_model(model, tmp_path / "good.keras")

@@ -9,6 +9,7 @@ so everything runs in a throwaway git worktree of a commit (the working folder i
     python tools/mutation.py                         # every target, at HEAD
     python tools/mutation.py --only thresholds       # one target (name prefix)
     python tools/mutation.py --rev be5226d --targets tools/mutation_targets_v0_1.toml
+    python tools/mutation.py --work /tmp/mut --recheck   # survivors of the kept sessions vs today's tests
 
 Prints a Markdown table (mutants, killed, survived) and each survivor's diff; --json writes them too.
 """
@@ -141,6 +142,38 @@ def run_target(target: dict, tree: Path, python: str, env: dict, work: Path, cou
     return found
 
 
+def recheck(target: dict, tree: Path, python: str, env: dict, work: Path) -> dict:
+    """Re-run the survivors of an earlier session (kept in `work`) against this revision's tests: apply
+    each survivor's diff to the worktree, run the target's tests, undo. A diff that no longer applies
+    (the code changed there) is counted apart."""
+    slug = "".join(c if c.isalnum() else "_" for c in target["name"])[:40]
+    earlier = summarise(work / f"{slug}.sqlite")
+    tests = [t for t in target["tests"] if (tree / t.split("::")[0]).exists()]
+    command = shlex.split(f"{python} -m pytest -x -q -p no:randomly -p no:cacheprovider "
+                          f"{target.get('pytest_args', '')} {' '.join(tests)}")
+    still, gone = [], 0
+    for s in earlier["survived"]:
+        diff = (s["diff"] or "") + "\n"
+        applied = subprocess.run(["patch", "-p1", "-s", "-f", "--no-backup-if-mismatch", "-r", "-"], input=diff,
+                                 text=True, cwd=tree, capture_output=True)
+        if applied.returncode:
+            gone += 1
+            subprocess.run(["git", "checkout", "--", "."], cwd=tree, capture_output=True)
+            continue
+        try:
+            caught = subprocess.run(command, cwd=tree, env=env, capture_output=True, timeout=900).returncode != 0
+        except subprocess.TimeoutExpired:
+            caught = True
+        subprocess.run(["git", "checkout", "--", "."], cwd=tree, capture_output=True)
+        if not caught:
+            still.append(s)
+    print(f"[{target['name']}] {len(earlier['survived'])} earlier survivors: {len(still)} survive these tests, "
+          f"{gone} no longer apply", file=sys.stderr, flush=True)
+    return {"name": target["name"], "module": target["module"], "functions": target["functions"],
+            "tests": target["tests"], "mutants": len(earlier["survived"]), "killed": len(earlier["survived"]) -
+            len(still) - gone, "survived": still, "errors": 0, "no_longer_apply": gone}
+
+
 def report(results: list[dict], rev: str) -> str:
     rows = ["| target | module: functions | mutants | killed | survived |", "|---|---|---|---|---|"]
     for r in results:
@@ -162,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--count", action="store_true", help="only count the mutants (and time the tests)")
     parser.add_argument("--work", help="keep the sessions here (an interrupted run continues where it stopped)")
+    parser.add_argument("--recheck", action="store_true", help="with --work: re-run the survivors of the sessions "
+                        "kept there against this revision's tests (after tests were added)")
     args = parser.parse_args(argv)
     targets = tomllib.loads(Path(args.targets).read_text())["target"]
     if args.only:
@@ -177,7 +212,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             results = []
             for target in targets:
-                results.append(run_target(target, tree, python, env, work, args.count))
+                if args.recheck:
+                    results.append(recheck(target, tree, python, env, work))
+                else:
+                    results.append(run_target(target, tree, python, env, work, args.count))
                 (work / "results.json").write_text(json.dumps({"rev": rev, "results": results}, indent=1))
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)

@@ -70,7 +70,7 @@ def test_store_lists_newest_first_skips_corrupt_exports_and_deletes(tmp_path):
     assert store.get(new.id).label == "2026-01-02 10:00 sparse code 4, 3 epochs, best val 0.3"
     out = store.export_curves_csv([old.id, new.id], tmp_path / "curves.csv")
     rows = list(csv.reader(out.open()))
-    assert rows[0] == ["epoch", old.id, new.id]
+    assert rows[0] == ["epoch", f"{old.id} val_loss", f"{new.id} val_loss"]  # the header names its metric
     assert rows[1:] == [["1", "0.5", "0.9"], ["2", "0.4", "0.6"], ["3", "", "0.3"]]
     store.delete(old.id)
     assert not old.path.exists() and [r.id for r in store.runs()] == [new.id]

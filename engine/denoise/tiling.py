@@ -54,7 +54,9 @@ def _spans(length: int, tile: int, overlap: int) -> list[_Span]:
 
 
 def _pad_mode(size: int, pad: int) -> str:
-    return "edge" if size == 1 else "reflect" if pad < size else "symmetric"
+    """Mirror without repeating the edge while the image is long enough; else mirror with it (which, for a
+    single row, repeats that row)."""
+    return "reflect" if pad < size else "symmetric"
 
 
 def _pad_to(pixels: np.ndarray, height: int, width: int) -> tuple[np.ndarray, int, int]:
@@ -144,10 +146,9 @@ def tiled_apply(
             raise ModelError(f"The model returned {y.shape[-1]} channels for {x.shape[-1]}: a denoiser must "
                              "output as many channels as it takes.")
         for k, (g, r, c) in enumerate(part):
-            y0, y1 = max(r.keep_from, top), min(r.keep_to, top + height)  # drop any padding
+            # drop any padding (an axis is padded only when one tile covers it, so every tile keeps pixels)
+            y0, y1 = max(r.keep_from, top), min(r.keep_to, top + height)
             x0, x1 = max(c.keep_from, left), min(c.keep_to, left + width)
-            if y0 >= y1 or x0 >= x1:
-                continue
             dest = slice(g.start * out_c, g.stop * out_c) if per_channel else slice(None)
             out[y0 - top:y1 - top, x0 - left:x1 - left, dest] = \
                 y[k, y0 - r.start:y1 - r.start, x0 - c.start:x1 - c.start]

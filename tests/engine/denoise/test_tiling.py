@@ -145,3 +145,72 @@ def test_per_channel_outputs_of_several_channels_stay_in_channel_order():
                       overlap=1)
     expected = np.concatenate([np.concatenate([x[..., c:c + 1], 2 * x[..., c:c + 1]], -1) for c in range(3)], -1)
     np.testing.assert_allclose(out, expected)
+
+
+def test_padding_is_centred_and_a_long_pad_mirrors_with_the_edge():
+    seen = []
+    x = image(3, 5)
+    tiled_apply(recorder(seen), x, fixed=(8, 9), overlap=0)  # 5 rows and 4 columns of padding
+    tile = seen[0][0]
+    assert tile.shape == (8, 9, 1)
+    np.testing.assert_array_equal(tile[2:5, 2:7], x)  # top = 5 // 2, left = 4 // 2
+    rows = np.pad(x, ((2, 3), (0, 0), (0, 0)), mode="symmetric")  # 3 rows added to 3: with the edge
+    np.testing.assert_array_equal(tile, np.pad(rows, ((0, 0), (2, 2), (0, 0)), mode="reflect"))  # 2 to 5: without
+    seen.clear()
+    row = np.array([[[1.0], [2.0]]], np.float32)  # 2 wide, 7 to add: more than the row on one side
+    tiled_apply(recorder(seen), row, fixed=(1, 9), overlap=0)
+    np.testing.assert_array_equal(seen[0][0], np.pad(row, ((0, 0), (3, 4), (0, 0)), mode="symmetric"))
+
+
+def column_starts(batches):
+    """The first column of each tile, read from an image whose value is its column index."""
+    return sorted({int(b[0, 0, 0]) for batch in batches for b in batch})
+
+
+def test_the_defaults_are_tiles_of_512_overlapping_by_32():
+    width = 1100
+    x = np.tile(np.arange(width, dtype=np.float32), (8, 1))[..., None]
+    seen = []
+    tiled_apply(recorder(seen), x)
+    assert {b.shape[1:3] for b in seen} == {(8, 512)}
+    assert column_starts(seen) == [0, 448, 588]  # kept centres 0-480, 480-928, 928-1100
+    assert count_tiles((8, width)) == sum(len(b) for b in seen) == 3
+    assert count_tiles((8, 960)) == 2 and count_tiles((8, 961)) == 3  # two tiles cover 1024 - 2 x 32
+
+
+def test_tile_sizes_round_to_the_multiple():
+    seen = []
+    tiled_apply(recorder(seen), image(13, 13), tile=13, multiple=4, overlap=0)  # one tile: up to 16
+    assert {b.shape[1:3] for b in seen} == {(16, 16)}
+    seen.clear()
+    tiled_apply(recorder(seen), image(40, 40), tile=10, multiple=4, overlap=0)  # smaller tiles: down to 8
+    assert {b.shape[1:3] for b in seen} == {(8, 8)}
+
+
+def test_count_tiles_knows_non_square_shapes_fixed_sizes_and_tiny_tiles():
+    for shape, kwargs in [((20, 50, 1), {"tile": 16, "overlap": 2}), ((20, 50, 1), {"fixed": (8, 16), "overlap": 2}),
+                          ((12, 12, 1), {"fixed": (4, 4), "overlap": 8})]:
+        seen = []
+        tiled_apply(recorder(seen), image(*shape), **kwargs)
+        assert count_tiles(shape, **kwargs) == sum(len(b) for b in seen), kwargs
+    assert count_tiles((12, 12), fixed=(4, 4), overlap=8) == 9  # 4-pixel tiles keep no overlap
+
+
+def test_batches_are_capped_at_64_tiles_and_hold_at_least_one():
+    sizes = []
+    tiled_apply(lambda b: sizes.append(len(b)) or b, image(80, 80), tile=8, overlap=0)  # 100 small tiles
+    assert sizes == [64, 36]
+    sizes.clear()
+    tiled_apply(lambda b: sizes.append(len(b)) or b, np.zeros((2048, 1024, 1), np.float32), tile=1024, overlap=0)
+    assert sizes == [1, 1]  # a tile above the pixel budget still runs, alone
+
+
+def test_more_shapes_are_refused():
+    with pytest.raises(DataError, match="height, width, channels"):
+        tiled_apply(lambda b: b, np.zeros((2, 4, 4, 1), np.float32))
+    with pytest.raises(ModelError, match="same height and width"):
+        tiled_apply(lambda b: b[..., 0], image(8, 8))  # a channel axis less
+    with pytest.raises(ModelError, match="same height and width"):
+        tiled_apply(lambda b: np.pad(b, ((0, 0), (0, 1), (0, 0), (0, 0))), image(8, 8))  # one row more
+    x = image(3, 3)
+    np.testing.assert_array_equal(tiled_apply(lambda b: b, x, tile=1, overlap=0), x)  # 1-pixel tiles are allowed

@@ -67,7 +67,7 @@ def _pad_to(pixels: np.ndarray, height: int, width: int) -> tuple[np.ndarray, in
     top, left = extra_h // 2, extra_w // 2
     out = pixels
     for axis, before, after in ((0, top, extra_h - top), (1, left, extra_w - left)):
-        if before or after:
+        if after:  # after >= before: nothing to add when it is 0
             widths = [(0, 0)] * out.ndim
             widths[axis] = (before, after)
             out = np.pad(out, widths, mode=_pad_mode(out.shape[axis], max(before, after)))

@@ -151,6 +151,7 @@ def test_padding_is_centred_and_a_long_pad_mirrors_with_the_edge():
     seen = []
     x = image(3, 5)
     tiled_apply(recorder(seen), x, fixed=(8, 9), overlap=0)  # 5 rows and 4 columns of padding
+    assert len(seen) == 1 and len(seen[0]) == 1  # padded to exactly one tile
     tile = seen[0][0]
     assert tile.shape == (8, 9, 1)
     np.testing.assert_array_equal(tile[2:5, 2:7], x)  # top = 5 // 2, left = 4 // 2
@@ -194,6 +195,13 @@ def test_count_tiles_knows_non_square_shapes_fixed_sizes_and_tiny_tiles():
         tiled_apply(recorder(seen), image(*shape), **kwargs)
         assert count_tiles(shape, **kwargs) == sum(len(b) for b in seen), kwargs
     assert count_tiles((12, 12), fixed=(4, 4), overlap=8) == 9  # 4-pixel tiles keep no overlap
+    assert count_tiles((20, 20), tile=5, overlap=0) == 16  # no multiple to round to by default
+    seen = []
+    tiled_apply(recorder(seen), image(50, 20), tile=30, overlap=2)  # taller than the tile, narrower than it
+    assert count_tiles((50, 20), tile=30, overlap=2) == sum(len(b) for b in seen)
+    seen.clear()
+    tiled_apply(recorder(seen), image(3, 3), fixed=(4, 4), overlap=0)  # one row and column added, after
+    assert [b.shape[1:3] for b in seen] == [(4, 4)]
 
 
 def test_batches_are_capped_at_64_tiles_and_hold_at_least_one():

@@ -99,11 +99,14 @@ def _train(config: TrainConfig, dataset, state: JobState, recorder: RunRecorder 
                        history=None if checkpoint is None else {k: list(v) for k, v in tracker.history.items()}))
 
     started = time.perf_counter()
-    model.fit(
-        train_pipeline(x_train, batch_size, config.noise_factor, config.seed, labels[0] if labels else None),
-        validation_data=tf.data.Dataset.from_tensor_slices(val_data).batch(max(batch_size, 256)),
-        epochs=config.epochs, initial_epoch=resumed_after or 0, callbacks=callbacks, verbose=0, shuffle=False,
-    )
+    try:
+        model.fit(
+            train_pipeline(x_train, batch_size, config.noise_factor, config.seed, labels[0] if labels else None),
+            validation_data=tf.data.Dataset.from_tensor_slices(val_data).batch(max(batch_size, 256)),
+            epochs=config.epochs, initial_epoch=resumed_after or 0, callbacks=callbacks, verbose=0, shuffle=False,
+        )
+    finally:  # frozen objects are never collected: the previous run's model would stay for good
+        gc.unfreeze()
     result = _result(model, config, dataset, tracker, time.perf_counter() - started, state, resumed_after)
     if recorder is not None:
         recorder.finished(model, mean_code_activation(model, val_inputs))

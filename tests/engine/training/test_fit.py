@@ -283,3 +283,13 @@ def test_residual_denoiser_trains_on_patches_and_removes_noise(tmp_path):
 def test_residual_needs_noise_and_mse():
     with pytest.raises(ConfigError, match="train it as a denoiser"):
         TrainConfig(model_kind="residual")
+
+
+def test_training_leaves_nothing_frozen_for_the_garbage_collector():
+    """fit runs with the heap frozen (no GUI stall from a full collection); after it, everything is
+    collectable again, or each run's model would stay in memory for good."""
+    import gc
+
+    data = tiny_images()
+    train(TrainConfig(epochs=1, batch_size=8, code_size=4), data)
+    assert gc.get_freeze_count() == 0

@@ -92,6 +92,9 @@ class TrainingTab(QWidget):
     def _sync_enabled(self) -> None:
         running = self.runner.is_running()
         self.form.sync_enabled()
+        self.form.setEnabled(not running)  # settings changed mid-run would do nothing: locked until it ends
+        self.form.setToolTip("The settings are locked while a run trains; Stop it to change them." if running
+                             else "")
         self.start_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
         self.save_button.setEnabled(not running and self.session.model is not None)

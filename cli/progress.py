@@ -46,7 +46,7 @@ class Reporter:
         self.last_message = ""
 
     def __call__(self, event: Any) -> None:
-        from engine.core.events import BatchEnded, EpochEnded, Finished, Progress, Started
+        from engine.core.events import BatchEnded, EpochEnded, Finished, HealthWarning, Progress, Started
 
         if isinstance(event, Started):
             self.total_epochs = event.total_epochs
@@ -63,6 +63,8 @@ class Reporter:
             self._line(f"{format_logs(event.logs)} - {event.seconds:.1f}s")
         elif isinstance(event, Finished):
             self._line(event.message)
+        elif isinstance(event, HealthWarning):
+            self._line(f"warning: {event.message}")
         elif isinstance(event, Progress):
             if event.total > 0:
                 if self.tty:

@@ -59,7 +59,16 @@ class Finished:
     message: str
 
 
-Event = Started | BatchEnded | EpochEnded | PreviewReady | Progress | Finished  # a failure is the job's exception
+@dataclass(frozen=True)
+class HealthWarning:
+    """Training runs but is going wrong (engine.training.health): what, since which epoch, and the fix."""
+    check: str  # e.g. "baseline"
+    epoch: int  # 0-based
+    message: str  # what is wrong and what to do
+
+
+Event = (Started | BatchEnded | EpochEnded | PreviewReady | Progress | Finished
+         | HealthWarning)  # a failure is the job's exception
 EventCallback = Callable[[Any], None]
 
 

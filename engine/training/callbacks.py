@@ -33,6 +33,7 @@ class Tracker:
     stopped_by_user: bool = False
     nan_message: str = ""
     early_stopped_at: int | None = None
+    warnings: list[str] = field(default_factory=list)  # health warnings (engine.training.health)
 
     @property
     def interrupted(self) -> bool:
@@ -56,7 +57,7 @@ def monitored(logs) -> float:
     return float(logs.get("val_loss", logs.get("loss", math.nan)))
 
 
-class _Tracking(keras.callbacks.Callback):
+class Tracking(keras.callbacks.Callback):
     """A callback that reads or writes the training's Tracker, and leaves an epoch cut short alone."""
 
     def __init__(self, tracker: Tracker):
@@ -71,7 +72,7 @@ class _Tracking(keras.callbacks.Callback):
         """An epoch that ran to its end (no stop, no NaN); override."""
 
 
-class StopOnRequest(_Tracking):
+class StopOnRequest(Tracking):
     """Ends training after the current batch once `stop` is set (a direct call from any thread)."""
 
     def __init__(self, tracker: Tracker, stop: threading.Event):
@@ -84,7 +85,7 @@ class StopOnRequest(_Tracking):
             self.model.stop_training = True
 
 
-class TerminateOnNaN(_Tracking):
+class TerminateOnNaN(Tracking):
     """Ends training when the loss, or the validation loss, is no longer a finite number, with advice."""
 
     def __init__(self, tracker: Tracker, learning_rate: float):
@@ -136,7 +137,7 @@ class BatchEvents(keras.callbacks.Callback):
         self.emit(BatchEnded(self._epoch, step, self.steps, recent))
 
 
-class History(_Tracking):
+class History(Tracking):
     """Every whole epoch's logs, as floats, in the tracker."""
 
     def whole_epoch_ended(self, epoch, logs):
@@ -144,7 +145,7 @@ class History(_Tracking):
             self.tracker.history.setdefault(key, []).append(float(value))
 
 
-class KeepBest(_Tracking):
+class KeepBest(Tracking):
     """Copies the weights of the epoch with the lowest validation loss, and puts them back at the end."""
 
     def whole_epoch_ended(self, epoch, logs):
@@ -158,7 +159,7 @@ class KeepBest(_Tracking):
             self.model.set_weights(self.tracker.best_weights)
 
 
-class EpochEvents(_Tracking):
+class EpochEvents(Tracking):
     """EpochEnded with the epoch's logs and time, then PreviewReady: the fixed preview samples reconstructed."""
 
     def __init__(self, emit: Callable[[Any], None], tracker: Tracker, total_epochs: int,
@@ -179,7 +180,7 @@ class EpochEvents(_Tracking):
         self.emit(PreviewReady(epoch, self.preview_inputs.copy(), outputs.copy(), self.preview_targets.copy()))
 
 
-class EarlyStopping(_Tracking):
+class EarlyStopping(Tracking):
     """Ends training `patience` epochs after the best one when none was better since (0 = never)."""
 
     def __init__(self, tracker: Tracker, patience: int):

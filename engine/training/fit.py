@@ -24,6 +24,7 @@ from engine.core.jobs import JobState
 from engine.data.noise import add_gaussian
 from engine.models.builders import build_autoencoder
 from engine.training import callbacks as cb
+from engine.training import health
 from engine.training.checkpoints import restore_checkpoint
 from engine.training.pipeline import compile_model, mixture_labels, train_pipeline
 from engine.training.recorder import RunRecorder, mean_code_activation
@@ -83,7 +84,7 @@ def _train(config: TrainConfig, dataset, state: JobState, recorder: RunRecorder 
     tracker = cb.Tracker()
     if checkpoint is not None:
         tracker.restore(checkpoint)
-    callbacks = _callbacks(config, state, tracker, steps, val_inputs, x_val)
+    callbacks = _callbacks(config, state, tracker, steps, val_inputs, x_val, x_train)
     if recorder is not None:
         recorder.begin(model, tracker)
         callbacks += recorder.keras_callbacks()
@@ -114,14 +115,24 @@ def _train(config: TrainConfig, dataset, state: JobState, recorder: RunRecorder 
 
 
 def _callbacks(config: TrainConfig, state: JobState, tracker: cb.Tracker, steps: int, val_inputs: np.ndarray,
-               x_val: np.ndarray) -> list[keras.callbacks.Callback]:
+               x_val: np.ndarray, x_train: np.ndarray) -> list[keras.callbacks.Callback]:
     """The callbacks of one training, in the order their jobs depend on (see engine.training.callbacks)."""
     n_preview = min(config.preview_count, len(x_val))
     return [cb.StopOnRequest(tracker, state.stop_event), cb.BatchEvents(state.emit, steps), cb.History(tracker),
             cb.TerminateOnNaN(tracker, config.learning_rate), cb.KeepBest(tracker),
             cb.EpochEvents(state.emit, tracker, config.epochs, val_inputs[:n_preview].copy(),
                            x_val[:n_preview].copy()),
+            *_health_checks(config, state, tracker, x_train, x_val),
             cb.EarlyStopping(tracker, config.early_stopping_patience)]
+
+
+def _health_checks(config: TrainConfig, state: JobState, tracker: cb.Tracker, x_train, x_val) -> list:
+    """engine.training.health's checks that apply (the baseline one compares reconstruction losses, so not
+    for VAEs and AAEs, whose loss has other terms)."""
+    if config.generative:
+        return []
+    return [health.NoBetterThanBaseline(tracker, state.emit, health.baseline_loss(x_train, x_val, config.loss),
+                                        config.learning_rate)]
 
 
 def _result(model, config: TrainConfig, dataset, t: cb.Tracker, seconds: float, state: JobState,
@@ -148,6 +159,8 @@ def _result(model, config: TrainConfig, dataset, t: cb.Tracker, seconds: float, 
                       f"({t.epochs_done} in all); {best}."
         else:
             message = f"Finished {t.epochs_done} epoch(s) in {seconds:.1f} s; {best}."
+        if t.warnings:  # the best epoch may still be useless: say so beside "kept the best model"
+            message += " Warning: " + t.warnings[-1]
     best_val = None if t.best_weights is None else t.best_val
     state.emit(Finished(t.history, t.best_epoch, best_val, t.stopped_by_user, seconds, message))
     return TrainResult(model, config, t.history, t.best_epoch, best_val, t.stopped_by_user, message,

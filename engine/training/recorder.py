@@ -69,7 +69,7 @@ class RunRecorder:
 
             save_model(model, self.run.model_path)
         status = "diverged" if t.nan_message else "stopped" if t.stopped_by_user else "finished"
-        self._update(status, t.nan_message, mean_code_activation=code_activation)
+        self._update(status, t.nan_message, mean_code_activation=code_activation, warnings=list(t.warnings))
 
     def failed(self, exc: BaseException) -> None:
         """Record an exception as the run's end."""

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QMessageBox, QPro
 
 from engine.core.config import MODEL_LABELS, TrainConfig
 from engine.core.errors import ConfigError, RunError
-from engine.core.events import BatchEnded, EpochEnded, PreviewReady, Progress, Started
+from engine.core.events import BatchEnded, EpochEnded, HealthWarning, PreviewReady, Progress, Started
 from engine.jobs import train_job
 from gui.common import file_dialogs
 from gui.common.forms import scroll_column, set_choice
@@ -198,6 +198,9 @@ class TrainingTab(QWidget):
             self._show_progress(event.epoch + 1, 0)
         elif isinstance(event, PreviewReady):
             self._show_preview(event)
+        elif isinstance(event, HealthWarning):  # one plain line, while the run goes on
+            self.progress_label.setText(f"Warning: {event.message}")
+            self.status_changed.emit(f"Warning: {event.message}")
 
     def _show_progress(self, epoch: int, step: int) -> None:
         total = self.progress.maximum()

@@ -173,18 +173,14 @@ class MainWindow(QMainWindow):
         if where == "image":
             self._show_denoise()
             return self.denoise_tab.open_image(path)
-        if where == "training data":
-            self.tabs.setCurrentWidget(self.training_tab)
-            self.training_tab.use_data_path(str(path))
-        elif where == "table":
-            self.tabs.setCurrentWidget(self._anomaly_page)
-            self.anomaly_tab.use_table(str(path))
-        elif where == "model":
-            self.tabs.setCurrentWidget(self.reconstruction_tab)
-            self.reconstruction_tab.open_model(str(path))
-        elif where == "detector":
-            self.tabs.setCurrentWidget(self._anomaly_page)
-            self.anomaly_tab.open_detector(str(path))
+        routes = {"training data": (self.training_tab, lambda p: self.training_tab.use_data_path(p)),
+                  "table": (self._anomaly_page, lambda p: self.anomaly_tab.use_table(p)),  # built when used
+                  "model": (self.reconstruction_tab, lambda p: self.reconstruction_tab.open_model(p)),
+                  "detector": (self._anomaly_page, lambda p: self.anomaly_tab.open_detector(p))}
+        if where in routes:
+            page, open_it = routes[where]
+            self.tabs.setCurrentWidget(page)
+            open_it(str(path))
         else:
             self.status_label.setText(f"{path.name}: not a file the app opens (images, .npy/.npz arrays or image "
                                       "folders, CSV/TSV tables, .keras models, .aedet detectors).")

@@ -78,17 +78,45 @@ def train_settings(args: argparse.Namespace) -> tuple[TrainConfig, DataSpec]:
 
 
 def _resume_plan(args: argparse.Namespace, store):
-    """The run to continue (engine.training.resume decides whether and how); only --epochs may change."""
-    from engine.training.resume import plan_resume
+    """The run to continue (engine.training.resume decides whether and how): --resume, where only --epochs
+    may change, or --rollback, where nothing may."""
+    from engine.training.resume import plan_resume, plan_rollback
 
-    ignored = [f"--{f.replace('_', '-')}" for f in dict.fromkeys((*_FLAG_FIELDS, *_DATA_FLAGS, "config"))
-               if f != "epochs" and getattr(args, f, None) is not None]
+    flag = "--rollback" if args.rollback else "--resume"
+    allowed = () if args.rollback else ("epochs",)
+    others = ("config", "resume") if args.rollback else ("config",)
+    ignored = [f"--{f.replace('_', '-')}" for f in dict.fromkeys((*_FLAG_FIELDS, *_DATA_FLAGS, *others))
+               if f not in allowed and getattr(args, f, None) is not None]
     if ignored:
-        raise CliError(f"--resume continues a run with its own settings and data; drop {', '.join(ignored)} "
-                       f"(only --epochs may change, to train longer).")
-    plan = plan_resume(store.get(args.resume), args.epochs)
+        raise CliError(f"{flag} continues a run with its own settings and data; drop {', '.join(ignored)}"
+                       + (" (only --epochs may change, to train longer)." if allowed else "."))
+    plan = plan_rollback(store.get(args.rollback)) if args.rollback else plan_resume(store.get(args.resume),
+                                                                                      args.epochs)
     plan.run.config = plan.config.to_dict()  # the run records the total asked for
     return plan
+
+
+MAX_ROLLBACKS = 3  # --on-diverge rollback: tries before the run is left as it ended
+
+
+def _roll_back_while_diverging(args: argparse.Namespace, store, outcome):
+    """--on-diverge rollback: while the run diverged (engine.training.resume.rollback_advised), continue it
+    from its best epoch with a tenth of the learning rate."""
+    from engine.jobs import train_job
+    from engine.training.resume import plan_rollback, rollback_advised
+
+    for _ in range(MAX_ROLLBACKS):
+        run = outcome.run
+        if args.on_diverge != "rollback" or run is None or outcome.result.stopped_by_user \
+                or not rollback_advised(run):
+            break
+        plan = plan_rollback(run)
+        plan.run.config = plan.config.to_dict()
+        tell(f"Rolling run {run.id} back to epoch {plan.done}; continuing with learning rate "
+             f"{plan.config.learning_rate:g}.")
+        outcome = run_job(train_job(plan.spec, plan.config, store, resume=plan.run, rollback=True,
+                                    distribute=args.distribute or "default"))
+    return outcome
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -101,19 +129,25 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise CliError(f"--out must name a .keras file (got {args.out!r}).")
         output_folder(out, "--out")
     store = RunStore(Path(args.runs_dir).expanduser() if args.runs_dir else None)
-    if args.resume:
+    if args.resume or args.rollback:
         plan = _resume_plan(args, store)
         resume, config, spec = plan.run, plan.config, plan.spec
-        tell(f"Resuming run {resume.id} after epoch {plan.done} of {config.epochs}.")
+        how = (f"Rolling run {resume.id} back to epoch {plan.done} (learning rate {config.learning_rate:g})"
+               if args.rollback else f"Resuming run {resume.id} after epoch {plan.done}")
+        tell(f"{how}, {config.epochs} epochs in all.")
     else:
         resume, (config, spec) = None, train_settings(args)
 
     from engine.jobs import train_job
 
-    job = train_job(spec, config, store, resume=resume, distribute=args.distribute or "default")
-    outcome = run_job(job)
+    job = train_job(spec, config, store, resume=resume, distribute=args.distribute or "default",
+                    rollback=bool(args.rollback))
+    outcome = _roll_back_while_diverging(args, store, run_job(job))
     result, run = outcome.result, outcome.run
-    if out is not None:
+    if not outcome.chief:  # another worker of a multi-worker cluster: the chief records the run and saves
+        tell("This worker is not the cluster's chief: the chief records the run and saves the model"
+             + (", so --out is not written here." if out is not None else "."))
+    elif out is not None:
         if result.best_epoch is None:
             tell(f"No epoch finished, so {out} was not written.")
         else:

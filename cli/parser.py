@@ -52,6 +52,12 @@ def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
                    "~/.local/share/AutoencoderStudio/runs)")
     t.add_argument("--resume", metavar="RUN_ID", help="continue a recorded run from its last checkpoint (its own "
                    "settings and data; --epochs may raise the total)")
+    t.add_argument("--rollback", metavar="RUN_ID", help="continue a recorded run from its best epoch with a tenth "
+                   "of its learning rate (for a run that diverged or was no better than the mean sample)")
+    t.add_argument("--on-diverge", choices=("stop", "rollback"), default="stop",
+                   help="when the loss diverges (NaN, or no better than the mean sample): stop (default; exit 1 "
+                        "on NaN) or roll back to the best epoch and continue with a tenth of the learning rate "
+                        "(up to 3 times)")
     t.add_argument("--out", metavar="MODEL.keras", help="also save the kept model to this .keras file")
 
     d = sub.add_parser("denoise", help="denoise an image (bit depth kept)",

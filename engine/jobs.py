@@ -57,26 +57,36 @@ class TrainOutcome:
     dataset: Any
     result: Any  # engine.training.fit.TrainResult
     run: Any = None  # the engine.training.runs.RunInfo that recorded it, if any
+    chief: bool = True  # False on a multi-worker cluster's other workers: they record and save nothing
 
 
-def train_job(spec: DataSpec, config: TrainConfig, store=None, resume=None, distribute: str = "default") -> Job:
+def train_job(spec: DataSpec, config: TrainConfig, store=None, resume=None, distribute: str = "default",
+              rollback: bool = False, control=None) -> Job:
     """Load the data and train; with a run store (engine.training.runs.RunStore) the run is recorded there,
-    and `resume` (a RunInfo of that store, see engine.training.resume) continues it from its checkpoint.
-    `distribute` names a tf.distribute strategy ("default", "mirrored" or "multiworker")."""
+    and `resume` (a RunInfo of that store, see engine.training.resume) continues it from its checkpoint,
+    or with `rollback` from its best epoch. `distribute` names a tf.distribute strategy ("default",
+    "mirrored" or "multiworker"); `control` (engine.training.control.TrainingControl) changes the epochs
+    and learning rate while it runs."""
 
     def job(state: JobState) -> TrainOutcome:
         state.note("Loading data…")
         dataset = load_data(spec)
         state.note("Building the model (first start loads TensorFlow)…")
-        from engine.training.distribute import make_strategy
+        from engine.training.distribute import is_chief, make_strategy, peer_loss_as_error, worker_copy
         from engine.training.fit import train
 
         strategy = make_strategy(distribute)
+        if not is_chief(strategy):  # another worker of a cluster: it trains its share, the chief records
+            with worker_copy(resume) as copy, peer_loss_as_error(strategy, copy, None, config.epochs):
+                result = train(config, dataset, state, run=copy, resume=copy is not None, strategy=strategy,
+                               rollback=rollback, control=control)
+            return TrainOutcome(dataset, result, None, chief=False)
         run = resume
         if store is not None and run is None:
             run = store.create(config, {**spec.to_dict(), "summary": dataset.summary()})
-        result = train(config, dataset, state, run=run, store=store if run is not None else None,
-                       resume=resume is not None, strategy=strategy)
+        with peer_loss_as_error(strategy, run, store, config.epochs):
+            result = train(config, dataset, state, run=run, store=store if run is not None else None,
+                           resume=resume is not None, strategy=strategy, rollback=rollback, control=control)
         return TrainOutcome(dataset, result, run)
 
     return job

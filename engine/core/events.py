@@ -67,8 +67,17 @@ class HealthWarning:
     message: str  # what is wrong and what to do
 
 
+@dataclass(frozen=True)
+class SettingsChanged:
+    """A running training's epochs or learning rate changed (engine.training.control), from the next epoch."""
+    epoch: int  # 0-based: the epoch after which it applies
+    total_epochs: int
+    learning_rate: float
+    message: str
+
+
 Event = (Started | BatchEnded | EpochEnded | PreviewReady | Progress | Finished
-         | HealthWarning)  # a failure is the job's exception
+         | HealthWarning | SettingsChanged)  # a failure is the job's exception
 EventCallback = Callable[[Any], None]
 
 

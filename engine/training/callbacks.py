@@ -34,6 +34,9 @@ class Tracker:
     nan_message: str = ""
     early_stopped_at: int | None = None
     warnings: list[str] = field(default_factory=list)  # health warnings (engine.training.health)
+    warning_checks: list[str] = field(default_factory=list)  # the check behind each warning, e.g. "baseline"
+    settings: dict[str, Any] = field(default_factory=dict)  # epochs and learning_rate in force (may change)
+    changes: list[dict[str, Any]] = field(default_factory=list)  # mid-run changes and roll-backs, in order
 
     @property
     def interrupted(self) -> bool:
@@ -175,7 +178,8 @@ class EpochEvents(Tracking):
     def whole_epoch_ended(self, epoch, logs):
         logs = {k: float(v) for k, v in logs.items()}
         improved = self.tracker.best_epoch == epoch
-        self.emit(EpochEnded(epoch, self.total_epochs, logs, time.perf_counter() - self._started, improved))
+        total = self.tracker.settings.get("epochs", self.total_epochs)  # changed mid-run (engine.training.control)
+        self.emit(EpochEnded(epoch, total, logs, time.perf_counter() - self._started, improved))
         outputs = np.asarray(self.model(self.preview_inputs, training=False))
         self.emit(PreviewReady(epoch, self.preview_inputs.copy(), outputs.copy(), self.preview_targets.copy()))
 

@@ -26,6 +26,7 @@ from engine.models.builders import build_autoencoder
 from engine.training import callbacks as cb
 from engine.training import health
 from engine.training.checkpoints import restore_checkpoint
+from engine.training.control import ApplyChanges, TrainingControl, roll_back
 from engine.training.pipeline import compile_model, mixture_labels, train_pipeline
 from engine.training.recorder import RunRecorder, mean_code_activation
 from engine.training.runs import RunInfo, RunStore
@@ -46,32 +47,33 @@ class TrainResult:
 
 
 def train(config: TrainConfig, dataset, state: JobState | None = None, *, run: RunInfo | None = None,
-          store: RunStore | None = None, resume: bool = False, strategy: Any = None) -> TrainResult:
+          store: RunStore | None = None, resume: bool = False, strategy: Any = None, rollback: bool = False,
+          control: TrainingControl | None = None) -> TrainResult:
     """Train an autoencoder on `dataset` (an engine.data.dataset.Dataset); blocks until done or stopped.
-    With `run` the training is recorded there and `resume` continues it from its checkpoint; `strategy`
-    (engine.training.distribute.make_strategy) builds the model in its scope."""
+    With `run` the training is recorded there and `resume` continues it from its checkpoint (`rollback`:
+    from its best epoch, engine.training.resume.plan_rollback); `strategy`
+    (engine.training.distribute.make_strategy) builds the model in its scope; `control` takes changes of
+    the epochs and learning rate while it runs (engine.training.control)."""
     state = state or JobState()
     if run is None:
-        if resume:
+        if resume or rollback:
             raise ConfigError("Resuming needs the run to resume.")
-        return _train(config, dataset, state, None, False, strategy)
+        return _train(config, dataset, state, None, False, strategy, False, control)
     recorder = RunRecorder(run, store)
     try:
-        return _train(config, dataset, state, recorder, resume, strategy)
+        return _train(config, dataset, state, recorder, resume or rollback, strategy, rollback, control)
     except BaseException as exc:
         recorder.failed(exc)
         raise
 
 
 def _train(config: TrainConfig, dataset, state: JobState, recorder: RunRecorder | None, resume: bool,
-           strategy) -> TrainResult:
+           strategy, rollback: bool, control: TrainingControl | None) -> TrainResult:
     x_train, x_val = _checked_arrays(dataset)
     keras.utils.set_random_seed(config.seed)
     batch_size, notes = _fitting_batch_size(config.batch_size, len(x_train))
     steps = math.ceil(len(x_train) / batch_size)
-    unit_range = bool(x_train.min() >= 0 and x_train.max() <= 1)
-    if config.loss == "bce" and not unit_range:
-        raise ConfigError("Binary cross-entropy needs data in [0, 1]; this data is not. Choose mean squared error.")
+    unit_range = health.check_data_range(config, x_train, x_val)
 
     labels = mixture_labels(config, dataset)
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
@@ -81,10 +83,19 @@ def _train(config: TrainConfig, dataset, state: JobState, recorder: RunRecorder 
         checkpoint = restore_checkpoint(model, recorder.run.checkpoint_path) if resume else None
     val_inputs = add_gaussian(x_val, config.noise_factor, seed=config.seed + 1) if config.denoising else x_val
     val_data = (val_inputs, x_val) + ((labels[1],) if labels and labels[1] is not None else ())
-    tracker = cb.Tracker()
+    tracker = cb.Tracker(settings={"epochs": config.epochs, "learning_rate": config.learning_rate})
+    resumed_after = None
     if checkpoint is not None:
         tracker.restore(checkpoint)
-    callbacks = _callbacks(config, state, tracker, steps, val_inputs, x_val, x_train)
+        resumed_after = checkpoint["epoch"]
+        if rollback:
+            resumed_after = roll_back(model, tracker, steps)
+            tracker.changes.append({"after_epoch": checkpoint["epoch"], "rolled_back_to": resumed_after,
+                                    "learning_rate": config.learning_rate})
+    callbacks = _callbacks(config, state, tracker, steps, val_inputs, x_val,
+                           health.health_checks(config, model, state.emit, tracker, x_train, x_val, steps))
+    if control is not None:  # last: it may end the training once the other callbacks had the epoch
+        callbacks.append(ApplyChanges(tracker, control, state.emit, steps))
     if recorder is not None:
         recorder.begin(model, tracker)
         callbacks += recorder.keras_callbacks()
@@ -92,10 +103,10 @@ def _train(config: TrainConfig, dataset, state: JobState, recorder: RunRecorder 
     # garbage collection that walks them holds the GIL for tens of ms and stalls the GUI.
     gc.collect()
     gc.freeze()
-    resumed_after = checkpoint["epoch"] if checkpoint is not None else None
     description = _describe(config, dataset, batch_size, notes, strategy)
     if resumed_after is not None:
-        description += f" Resumed after epoch {resumed_after}."
+        description += (f" Rolled back from epoch {checkpoint['epoch']} to epoch {resumed_after}, learning rate "
+                        f"{config.learning_rate:g}." if rollback else f" Resumed after epoch {resumed_after}.")
     state.emit(Started(config.epochs, steps, description, data=dataset.summary(), resumed_after=resumed_after,
                        history=None if checkpoint is None else {k: list(v) for k, v in tracker.history.items()}))
 
@@ -104,7 +115,7 @@ def _train(config: TrainConfig, dataset, state: JobState, recorder: RunRecorder 
         model.fit(
             train_pipeline(x_train, batch_size, config.noise_factor, config.seed, labels[0] if labels else None),
             validation_data=tf.data.Dataset.from_tensor_slices(val_data).batch(max(batch_size, 256)),
-            epochs=config.epochs, initial_epoch=resumed_after or 0, callbacks=callbacks, verbose=0, shuffle=False,
+            epochs=TrainConfig.LIMITS["epochs"].high if control is not None else config.epochs, initial_epoch=resumed_after or 0, callbacks=callbacks, verbose=0, shuffle=False,
         )
     finally:  # frozen objects are never collected: the previous run's model would stay for good
         gc.unfreeze()
@@ -115,24 +126,15 @@ def _train(config: TrainConfig, dataset, state: JobState, recorder: RunRecorder 
 
 
 def _callbacks(config: TrainConfig, state: JobState, tracker: cb.Tracker, steps: int, val_inputs: np.ndarray,
-               x_val: np.ndarray, x_train: np.ndarray) -> list[keras.callbacks.Callback]:
+               x_val: np.ndarray, checks: list) -> list[keras.callbacks.Callback]:
     """The callbacks of one training, in the order their jobs depend on (see engine.training.callbacks)."""
     n_preview = min(config.preview_count, len(x_val))
     return [cb.StopOnRequest(tracker, state.stop_event), cb.BatchEvents(state.emit, steps), cb.History(tracker),
             cb.TerminateOnNaN(tracker, config.learning_rate), cb.KeepBest(tracker),
             cb.EpochEvents(state.emit, tracker, config.epochs, val_inputs[:n_preview].copy(),
                            x_val[:n_preview].copy()),
-            *_health_checks(config, state, tracker, x_train, x_val),
+            *checks,
             cb.EarlyStopping(tracker, config.early_stopping_patience)]
-
-
-def _health_checks(config: TrainConfig, state: JobState, tracker: cb.Tracker, x_train, x_val) -> list:
-    """engine.training.health's checks that apply (the baseline one compares reconstruction losses, so not
-    for VAEs and AAEs, whose loss has other terms)."""
-    if config.generative:
-        return []
-    return [health.NoBetterThanBaseline(tracker, state.emit, health.baseline_loss(x_train, x_val, config.loss),
-                                        config.learning_rate)]
 
 
 def _result(model, config: TrainConfig, dataset, t: cb.Tracker, seconds: float, state: JobState,
@@ -155,14 +157,18 @@ def _result(model, config: TrainConfig, dataset, t: cb.Tracker, seconds: float, 
         elif resumed_after:
             new = (f"epoch {t.epochs_done}" if t.epochs_done == resumed_after + 1
                    else f"epochs {resumed_after + 1}–{t.epochs_done}")
-            message = f"Resumed after epoch {resumed_after} and finished {new} in {seconds:.1f} s " \
-                      f"({t.epochs_done} in all); {best}."
+            how = (f"Rolled back to epoch {resumed_after} (learning rate {t.settings['learning_rate']:g})"
+                   if any("rolled_back_to" in c for c in t.changes) else f"Resumed after epoch {resumed_after}")
+            message = f"{how} and finished {new} in {seconds:.1f} s ({t.epochs_done} in all); {best}."
         else:
             message = f"Finished {t.epochs_done} epoch(s) in {seconds:.1f} s; {best}."
         if t.warnings:  # the best epoch may still be useless: say so beside "kept the best model"
-            message += " Warning: " + t.warnings[-1]
+            message += " Warning: " + t.warnings[0]
+            if len(t.warnings) > 1:
+                message += f" ({len(t.warnings) - 1} more warning(s) above and in the run's record.)"
     best_val = None if t.best_weights is None else t.best_val
     state.emit(Finished(t.history, t.best_epoch, best_val, t.stopped_by_user, seconds, message))
+    config = config.replace(**t.settings) if t.settings else config  # as changed while it ran
     return TrainResult(model, config, t.history, t.best_epoch, best_val, t.stopped_by_user, message,
                        dataset.summary(), _metadata(model, config, dataset), diverged=bool(t.nan_message))
 

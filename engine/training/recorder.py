@@ -27,6 +27,7 @@ class RunRecorder:
         self.model = self.tracker = None
         self.started = time.perf_counter()
         self.seconds_before = float(run.metrics.get("seconds") or 0.0)
+        self.changes_before = list(run.metrics.get("changes") or [])  # of the run's earlier sessions
 
     def begin(self, model, tracker: Tracker) -> None:
         """Mark the run running in this process; removes temporary files a killed save left behind."""
@@ -69,7 +70,7 @@ class RunRecorder:
 
             save_model(model, self.run.model_path)
         status = "diverged" if t.nan_message else "stopped" if t.stopped_by_user else "finished"
-        self._update(status, t.nan_message, mean_code_activation=code_activation, warnings=list(t.warnings))
+        self._update(status, t.nan_message, mean_code_activation=code_activation)
 
     def failed(self, exc: BaseException) -> None:
         """Record an exception as the run's end."""
@@ -80,7 +81,10 @@ class RunRecorder:
         self.run.status, self.run.message = status, message
         if t is not None:  # before begin() (e.g. a failed resume) the recorded curves and best stay
             self.run.history = dict(t.history)
-            extra.update(best_val_loss=None if t.best_epoch is None else t.best_val, best_epoch=t.best_epoch)
+            extra.update(best_val_loss=None if t.best_epoch is None else t.best_val, best_epoch=t.best_epoch,
+                         warnings=list(t.warnings), warning_checks=list(t.warning_checks),
+                         changes=self.changes_before + list(t.changes))
+            self.run.config = {**self.run.config, **t.settings}  # epochs and learning rate as changed
         self.run.metrics = {**self.run.metrics, **extra, "epochs_done": len(self.run.history.get("loss", [])),
                             "seconds": round(self.seconds_before + time.perf_counter() - self.started, 3)}
         self.store.save(self.run)

@@ -32,11 +32,7 @@ def plan_resume(run: RunInfo, epochs: int | None = None) -> ResumePlan:
         raise RunError(f"Run {run.id} is still training.")
     if not run.checkpoint_path.is_file():
         raise RunError(f"Run {run.id} has no checkpoint (no epoch was finished); start a new run instead.")
-    try:
-        config = TrainConfig.from_dict(run.config)
-        spec = DataSpec.from_dict(run.data)
-    except (ConfigError, TypeError) as exc:
-        raise RunError(f"Run {run.id} has settings this version cannot use: {exc}") from exc
+    config, spec = _settings(run)
     if epochs is not None:
         config = config.replace(epochs=epochs)
     done = len(run.history.get("loss", []))
@@ -44,3 +40,39 @@ def plan_resume(run: RunInfo, epochs: int | None = None) -> ResumePlan:
         raise ConfigError(f"Run {run.id} already has {done} of {config.epochs} epochs; ask for more than {done} "
                           f"epochs in all to train longer.")
     return ResumePlan(run, config, spec, done)
+
+
+def _settings(run: RunInfo) -> tuple[TrainConfig, DataSpec]:
+    try:
+        return TrainConfig.from_dict(run.config), DataSpec.from_dict(run.data)
+    except (ConfigError, TypeError) as exc:
+        raise RunError(f"Run {run.id} has settings this version cannot use: {exc}") from exc
+
+
+ROLLBACK_DIVISOR = 10  # the learning rate a rolled-back run continues with: the old one / 10
+
+
+def plan_rollback(run: RunInfo) -> ResumePlan:
+    """Continue a run that diverged (or was no better than the mean sample) from its best epoch, with the
+    learning rate divided by ROLLBACK_DIVISOR, for the epochs it had left (at least those thrown away)."""
+    if run.status == "running" or is_active(run):
+        raise RunError(f"Run {run.id} is still training; stop it first.")
+    if not run.checkpoint_path.is_file():
+        raise RunError(f"Run {run.id} has no checkpoint (no epoch was finished); start a new run instead.")
+    best = run.metrics.get("best_epoch")
+    if best is None:
+        raise RunError(f"Run {run.id} has no good epoch to roll back to; start a new run with a lower learning "
+                       f"rate.")
+    config, spec = _settings(run)
+    done, recorded = int(best) + 1, len(run.history.get("loss", []))
+    rate = config.learning_rate / ROLLBACK_DIVISOR
+    low = TrainConfig.LIMITS["learning_rate"].low
+    if rate < low:
+        raise ConfigError(f"The learning rate would fall below {low:g}; start a new run instead.")
+    config = config.replace(epochs=max(config.epochs, done + max(1, recorded - done)), learning_rate=rate)
+    return ResumePlan(run, config, spec, done)
+
+
+def rollback_advised(run: RunInfo) -> bool:
+    """A run worth rolling back: it diverged (NaN) or was no better than the mean sample."""
+    return run.status == "diverged" or "baseline" in (run.metrics.get("warning_checks") or [])

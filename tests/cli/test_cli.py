@@ -93,6 +93,45 @@ def test_resume_continues_the_run(trained, work, tmp_path):
     assert refused.returncode == 2 and "--kind" in error_lines(refused.stderr)[0]
 
 
+def test_rollback_continues_a_run_from_its_best_epoch_with_a_tenth_of_the_rate(trained, tmp_path):
+    done, shared = trained
+    assert done.returncode == 0, done.stderr
+    import shutil
+
+    from engine.training.runs import RunStore
+
+    runs = tmp_path / "runs"
+    shutil.copytree(shared, runs)
+    [run] = RunStore(runs).runs()
+    best = run.metrics["best_epoch"] + 1
+    again = cli("train", "--rollback", run.id, runs=runs, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert f"Rolling run {run.id} back to epoch {best} (learning rate {run.config['learning_rate'] / 10:g})" \
+        in again.stderr
+    rolled = RunStore(runs).get(run.id)
+    assert rolled.config["learning_rate"] == pytest.approx(run.config["learning_rate"] / 10)
+    assert rolled.metrics["changes"][-1]["rolled_back_to"] == best
+    refused = cli("train", "--rollback", run.id, "--lr", "0.1", runs=runs)
+    assert refused.returncode == 2 and "--lr" in error_lines(refused.stderr)[0]
+
+
+def test_on_diverge_rollback_retries_a_run_no_better_than_the_mean_with_lower_rates(tmp_path):
+    rng = np.random.default_rng(0)
+    prototypes = rng.random((3, 8, 8)).astype(np.float32)
+    x = np.clip(prototypes[rng.integers(0, 3, 120)] + 0.05 * rng.standard_normal((120, 8, 8)), 0, 1)
+    np.save(tmp_path / "x.npy", x.astype(np.float32))
+    runs = tmp_path / "runs"
+    done = cli("train", "--data-path", tmp_path / "x.npy", "--epochs", "12", "--batch-size", "8", "--lr", "10",
+               "--on-diverge", "rollback", runs=runs)
+    assert "warning: After" in done.stderr and "Rolling run" in done.stderr, done.stderr
+    from engine.training.runs import RunStore
+
+    [run] = RunStore(runs).runs()
+    rates = [c["learning_rate"] for c in run.metrics["changes"] if "rolled_back_to" in c]
+    assert rates[0] == pytest.approx(1.0) and rates == sorted(rates, reverse=True) and len(rates) <= 3
+    assert run.config["learning_rate"] == pytest.approx(rates[-1])
+
+
 def test_export_keras_verifies(trained, work):
     assert trained[0].returncode == 0, trained[0].stderr
     done = cli("export", work / "m.keras", "--format", "keras", "--out", work / "exported.keras", runs=work / "runs")

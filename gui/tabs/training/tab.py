@@ -8,7 +8,8 @@ from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QMessageBox, QPro
 
 from engine.core.config import MODEL_LABELS, TrainConfig
 from engine.core.errors import ConfigError, RunError
-from engine.core.events import BatchEnded, EpochEnded, HealthWarning, PreviewReady, Progress, Started
+from engine.core.events import (BatchEnded, EpochEnded, HealthWarning, PreviewReady, Progress, SettingsChanged,
+                               Started)
 from engine.jobs import train_job
 from gui.common import file_dialogs
 from gui.common.forms import scroll_column, set_choice
@@ -19,6 +20,7 @@ from gui.session import Session
 from gui.tabs.training.form import TrainingForm
 from gui.worker import JobRunner
 
+LIVE_FIELDS = ("epochs", "learning_rate")  # the settings a running training takes (engine.training.control)
 FORM_FIELDS = ("data_kind", "data_path", "browse", "image_size", "color", "data_info", "model_kind", "code_size",
                "filters", "depth", "l1_weight", "denoising", "noise_factor", "beta", "prior", "code_size_label",
                "epochs", "batch_size", "learning_rate", "cosine", "loss", "patience", "validation", "seed",
@@ -36,6 +38,9 @@ class TrainingTab(QWidget):
         self._epoch_seconds: list[float] = []
         self._steps = 1
         self._config: TrainConfig | None = None
+        self._control = None  # the running training's engine.training.control.TrainingControl
+        self._rollback_run = None  # the last run, when rolling it back is advised
+        self._warned = 0
         self.form = TrainingForm()
         for name in FORM_FIELDS:  # the controls users (and tests) reach through the tab
             setattr(self, name, getattr(self.form, name))
@@ -58,10 +63,18 @@ class TrainingTab(QWidget):
         self.stop_button.clicked.connect(self.stop)
         self.save_button = QPushButton("Save model…")
         self.save_button.clicked.connect(self.save_model_dialog)
-        buttons = QHBoxLayout()
+        self.apply_button = QPushButton("Apply epochs and learning rate")
+        self.apply_button.setToolTip("Give the running training the epochs and learning rate set above, from the "
+                                     "end of the epoch under way.")
+        self.apply_button.clicked.connect(self.apply_to_run)
+        self.rollback_button = QPushButton("Roll back")
+        self.rollback_button.clicked.connect(self.roll_back)
+        buttons, live = QHBoxLayout(), QHBoxLayout()
         for b in (self.start_button, self.stop_button, self.save_button):
             buttons.addWidget(b)
-        return scroll_column(self.form, min_width=340, actions=(buttons,))
+        for b in (self.apply_button, self.rollback_button):
+            live.addWidget(b)
+        return scroll_column(self.form, min_width=340, actions=(buttons, live))
 
     def _live_view(self) -> QWidget:
         self.progress = QProgressBar()
@@ -91,10 +104,14 @@ class TrainingTab(QWidget):
     @Slot()
     def _sync_enabled(self) -> None:
         running = self.runner.is_running()
-        self.form.sync_enabled()
-        self.form.setEnabled(not running)  # settings changed mid-run would do nothing: locked until it ends
-        self.form.setToolTip("The settings are locked while a run trains; Stop it to change them." if running
-                             else "")
+        for name in FORM_FIELDS:  # other settings changed mid-run would do nothing: locked until it ends
+            getattr(self.form, name).setEnabled(not running or name in LIVE_FIELDS)
+        if not running:
+            self.form.sync_enabled()  # the form's own rules (e.g. filters only for conv models)
+        self.form.setToolTip("While a run trains only its epochs and learning rate can change (Apply); Stop it to "
+                             "change the rest." if running else "")
+        self.apply_button.setVisible(running)
+        self.rollback_button.setVisible(not running and self._rollback_run is not None)
         self.start_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
         self.save_button.setEnabled(not running and self.session.model is not None)
@@ -130,7 +147,8 @@ class TrainingTab(QWidget):
             QMessageBox.warning(self, "Check the settings", str(exc))
             return
         distribute = "mirrored" if self.distribute.isChecked() else "default"
-        self._begin(train_job(spec, config, self.store, distribute=distribute), config, "Training started.")
+        self._begin(lambda control: train_job(spec, config, self.store, distribute=distribute, control=control),
+                    config, "Training started.")
 
     @property
     def store(self):
@@ -141,14 +159,18 @@ class TrainingTab(QWidget):
             self._store = RunStore()
         return self._store
 
-    def _begin(self, job, config: TrainConfig, message: str) -> None:
-        self._config = config
+    def _begin(self, make_job, config: TrainConfig, message: str) -> None:
+        """Start the job `make_job(control)` makes, with a fresh TrainingControl for mid-run changes."""
+        from engine.training.control import TrainingControl
+
+        self._config, self._control, self._rollback_run = config, TrainingControl(), None
+        self._warned = 0  # health warnings of this run
         self._epoch_seconds.clear()
         self.loss_plot.reset(f"{MODEL_LABELS[config.model_kind]}")
         self.preview.clear_images()
         self.progress.setRange(0, 0)
         self.progress.setFormat("starting…")
-        self.runner.start(job, "training")
+        self.runner.start(make_job(self._control), "training")
         self._sync_enabled()
         self.status_changed.emit(message)
 
@@ -166,19 +188,53 @@ class TrainingTab(QWidget):
             QMessageBox.warning(self, "Cannot resume", str(exc))
             return False
         self.apply_config(plan.config)
-        self._begin(train_job(plan.spec, plan.config, self.store, resume=run), plan.config, f"Resuming run {run.id}.")
+        self._begin(lambda control: train_job(plan.spec, plan.config, self.store, resume=run, control=control),
+                    plan.config, f"Resuming run {run.id}.")
         return True
+
+    @Slot()
+    def apply_to_run(self) -> None:
+        """Send the epochs and learning rate now in the form to the running training."""
+        if not self.runner.is_running() or self._control is None:
+            return
+        epochs, rate = self.epochs.value(), self.learning_rate.value()
+        try:
+            self._control.request(epochs=epochs, learning_rate=rate)
+        except ConfigError as exc:
+            QMessageBox.warning(self, "Check the settings", str(exc))
+            return
+        self.status_changed.emit(f"Asked for {epochs} epochs in all and learning rate {rate:g}: they apply when "
+                                 f"the epoch under way ends.")
+
+    @Slot()
+    def roll_back(self) -> None:
+        """Continue the last run from its best epoch with a tenth of its learning rate."""
+        from engine.training.resume import plan_rollback
+
+        run = self._rollback_run
+        if run is None or self.runner.is_running():
+            return
+        try:
+            plan = plan_rollback(run)
+        except (RunError, ConfigError) as exc:
+            QMessageBox.warning(self, "Cannot roll back", str(exc))
+            return
+        self.apply_config(plan.config)
+        self._begin(lambda control: train_job(plan.spec, plan.config, self.store, resume=run, rollback=True,
+                                              control=control),
+                    plan.config, f"Rolling run {run.id} back to epoch {plan.done}, learning rate "
+                                 f"{plan.config.learning_rate:g}.")
 
     @Slot()
     def stop(self) -> None:
         if self.runner.is_running():
             self.runner.stop()
-            self.progress_label.setText("Stopping after the current batch…")
+            self._say("Stopping after the current batch…")
 
     @Slot(object)
     def _on_event(self, event) -> None:
         if isinstance(event, Progress):
-            self.progress_label.setText(event.message)
+            self._say(event.message)
         elif isinstance(event, Started):
             self._steps = max(1, event.steps_per_epoch)
             self.progress.setRange(0, event.total_epochs * self._steps)
@@ -187,7 +243,7 @@ class TrainingTab(QWidget):
                 self.loss_plot.load_history(event.history)
                 self._show_progress(event.resumed_after or 0, 0)
             self.loss_plot.set_total_epochs(event.total_epochs)
-            self.progress_label.setText(event.description)
+            self._say(event.description)
             self.data_info.setText(event.data)
         elif isinstance(event, BatchEnded):
             self.loss_plot.add_batch(event)
@@ -196,11 +252,32 @@ class TrainingTab(QWidget):
             self._epoch_seconds.append(event.seconds)
             self.loss_plot.add_epoch(event)
             self._show_progress(event.epoch + 1, 0)
+            val = event.logs.get("val_loss", event.logs.get("loss"))
+            warned = f" {self._warned} health warning(s) above the plots." if self._warned else ""
+            self.status_changed.emit(f"Training: epoch {event.epoch + 1} of {event.total_epochs} done"
+                                     + ("" if val is None else f", validation loss {val:.4g}") + "." + warned)
         elif isinstance(event, PreviewReady):
             self._show_preview(event)
         elif isinstance(event, HealthWarning):  # one plain line, while the run goes on
-            self.progress_label.setText(f"Warning: {event.message}")
+            self._warned += 1
+            self._say(f"Warning: {event.message}")
             self.status_changed.emit(f"Warning: {event.message}")
+        elif isinstance(event, SettingsChanged):
+            self.progress.setMaximum(event.total_epochs * self._steps)
+            self.loss_plot.set_total_epochs(event.total_epochs)
+            self._show_progress(event.epoch + 1, 0)
+            self._say(event.message)
+            self.status_changed.emit(event.message)
+
+    def _say(self, text: str) -> None:
+        """The line under the bar. Its height only grows: a label that shrank back when a long line (the run's
+        description, a warning) gave way to a short one would resize, and fully redraw, both plots."""
+        label = self.progress_label
+        label.setText(text)
+        label.setToolTip(text)
+        needed = label.heightForWidth(max(1, label.width()))
+        if needed > label.minimumHeight():
+            label.setMinimumHeight(needed)
 
     def _show_progress(self, epoch: int, step: int) -> None:
         total = self.progress.maximum()
@@ -233,24 +310,37 @@ class TrainingTab(QWidget):
         self.session.set_model(result.model, origin, result.config)
         self.loss_plot.mark_best(result.best_epoch)
         message = result.message + (f" Recorded as run {outcome.run.id} (Runs tab)." if outcome.run else "")
+        self._offer_rollback(outcome.run)
         self._end_progress(f"stopped after {epochs} epoch(s)" if result.stopped_by_user else f"done, {epochs} epoch(s)")
-        self.progress_label.setText(message)
+        self._say(message)
         self.status_changed.emit(message)
         if outcome.dataset.skipped:
             QMessageBox.information(self, "Some files were skipped",
                                     f"{len(outcome.dataset.skipped)} file(s) could not be read and were skipped:\n\n"
                                     + "\n".join(outcome.dataset.skipped[:20]))
 
+    def _offer_rollback(self, run) -> None:
+        """Show Roll back when the run diverged or was no better than the mean sample (engine's rule)."""
+        from engine.training.resume import ROLLBACK_DIVISOR, rollback_advised
+
+        best = None if run is None else run.metrics.get("best_epoch")
+        self._rollback_run = run if run is not None and best is not None and rollback_advised(run) else None
+        if self._rollback_run is not None:
+            rate = float(run.config["learning_rate"]) / ROLLBACK_DIVISOR
+            self.rollback_button.setText(f"Roll back to epoch {best + 1}, learning rate {rate:g}")
+            self.rollback_button.setToolTip("Continue this run from its best epoch with a tenth of its learning "
+                                            "rate (the epochs after it are dropped).")
+
     @Slot(object)
     def _on_failed(self, exc: BaseException) -> None:
         if stopped(exc):  # stopped before training began (e.g. while the data loaded): nothing to keep
             self._end_progress("stopped")
-            self.progress_label.setText("Stopped before training began.")
+            self._say("Stopped before training began.")
             self.status_changed.emit("Stopped before training began; the model in use is unchanged.")
             return
         message = failure_text(exc)
         self._end_progress("failed")
-        self.progress_label.setText(f"Training failed: {message}")
+        self._say(f"Training failed: {message}")
         self.status_changed.emit(f"Training failed: {message}")
         QMessageBox.warning(self, "Training failed", message)
 

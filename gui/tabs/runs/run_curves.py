@@ -38,16 +38,20 @@ class RunCurves(MplCanvas):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(key.replace("_", " "))
         ax.grid(True, alpha=0.3)
+        self.log_scale = _spans_scales([values for _, values in self.curves.values()])
+        if self.log_scale:  # e.g. a VAE's loss per image beside a loss per pixel: both curves readable
+            ax.set_yscale("log")
         if self.curves:
             ax.legend(fontsize="small", loc="upper right")
-            ax.set_title(f"{key.replace('_', ' ')} of {len(self.curves)} run(s)")
+            ax.set_title(f"{key.replace('_', ' ')} of {len(self.curves)} run(s)" + (", log scale" if self.log_scale
+                                                                                       else ""))
         else:
             ax.set_title("Tick runs in the list to compare their curves")
         labels = [_short(r) for r in runs if r.id in self.activations]
         values = [self.activations[r.id] for r in runs if r.id in self.activations]
         self.bar_colours = [colours[r.id] for r in runs if r.id in self.activations]
         bars.barh(range(len(values)), values, color=self.bar_colours)
-        bars.set_yticks(range(len(values)), labels, fontsize=7)
+        bars.set_yticks(range(len(values)), labels, fontsize="small")
         bars.invert_yaxis()
         bars.set_xlabel("mean code activation (validation samples)")
         if not values:  # no scale to read: no ticks either
@@ -57,6 +61,14 @@ class RunCurves(MplCanvas):
                       color="grey")
         self.invalidate_layout()
         self.request_draw()
+
+
+def _spans_scales(curves: list[np.ndarray], ratio: float = 50.0) -> bool:
+    """True when the curves' typical values differ by more than `ratio` (and all are positive): on a linear
+    axis the smaller ones would lie flat on zero."""
+    medians = [float(np.median(c)) for c in curves if len(c)]
+    return len(medians) > 1 and min(medians) > 0 and max(medians) / min(medians) > ratio and all(
+        (np.asarray(c) > 0).all() for c in curves)
 
 
 def _short(run) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QMessageBox,
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -11,10 +12,12 @@ from gui.failures import failure_text
 from gui.tabs.runs.run_curves import RunCurves
 from gui.worker import JobRunner
 
-COLUMNS = ("run", "name", "status", "model", "code", "denoising", "learning rate", "epochs", "best val loss",
-           "mean code activation", "data", "note")
+COLUMNS = ("run", "name", "status", "best val loss", "epochs", "warnings", "model", "code", "learning rate",
+           "denoising", "mean code activation", "data", "note")  # the figures people compare first
 EDITABLE = {COLUMNS.index("name"): "name", COLUMNS.index("note"): "note"}  # double-click to rename or annotate
 CURVE_KEYS = ("val_loss", "loss")
+MAX_COLUMN_WIDTH = 200  # pixels
+WARNING_COLOUR = QColor("#b35c00")  # the runs the health checks (engine.training.health) warned about
 
 
 class RunsTab(QWidget):
@@ -99,10 +102,14 @@ class RunsTab(QWidget):
         for row, run in enumerate(self.runs):
             for col, text in enumerate(_cells(run)):
                 item = QTableWidgetItem(text)
+                item.setToolTip(text)
                 if col not in EDITABLE:
                     item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
                 if col == COLUMNS.index("status") and run.message:
                     item.setToolTip(run.message)
+                if col == COLUMNS.index("warnings") and text:
+                    item.setToolTip("\n\n".join(run.metrics.get("warnings") or []))
+                    item.setForeground(WARNING_COLOUR)
                 if col == 0:
                     item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                     item.setCheckState(Qt.CheckState.Checked if run.id in checked else Qt.CheckState.Unchecked)
@@ -110,6 +117,8 @@ class RunsTab(QWidget):
                 self.table.setItem(row, col, item)
         self.table.blockSignals(False)
         self.table.resizeColumnsToContents()
+        for col in range(self.table.columnCount()):  # long data summaries and notes: elided, whole in a tooltip
+            self.table.setColumnWidth(col, min(self.table.columnWidth(col), MAX_COLUMN_WIDTH))
         self._show_checked()
         self._sync_enabled()
 
@@ -250,7 +259,8 @@ def _cells(run) -> tuple[str, ...]:
     denoising = f"noise {noise:g}" if noise > 0 else "no"
     done, total = len(run.history.get("loss", [])), config.get("epochs", "?")
     lr = config.get("learning_rate")
-    return (run.id, run.name, run.status, str(config.get("model_kind", "?")), str(config.get("code_size", "")),
-            denoising, "" if lr is None else f"{float(lr):g}", f"{done}/{total}",
-            "" if best is None else f"{best:.4g}", "" if activation is None else f"{activation:.4g}",
+    warnings = metrics.get("warning_checks") or (["yes"] if metrics.get("warnings") else [])
+    return (run.id, run.name, run.status, "" if best is None else f"{best:.4g}", f"{done}/{total}",
+            ", ".join(warnings), str(config.get("model_kind", "?")), str(config.get("code_size", "")),
+            "" if lr is None else f"{float(lr):g}", denoising, "" if activation is None else f"{activation:.4g}",
             str(run.data.get("summary", run.data.get("kind", ""))), run.note)

@@ -6,7 +6,7 @@ from importlib import metadata
 from pathlib import Path
 
 from PySide6.QtCore import QUrl
-from PySide6.QtGui import QAction, QDesktopServices
+from PySide6.QtGui import QAction, QDesktopServices, QImageReader, QTextCursor
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTableWidget, QTableWidgetItem, QTextBrowser, QVBoxLayout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,8 +59,51 @@ def shortcuts_dialog(window, tab_names: list[str]) -> QDialog:
     return _Dialog(window, "Keyboard shortcuts", table, (520, 460))
 
 
+class GuideBrowser(QTextBrowser):
+    """A text browser whose images are scaled down to fit its width (never up), again on every resize."""
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self.fit_images()
+
+    def fit_images(self) -> None:
+        room = self.viewport().width() - 2 * int(self.document().documentMargin()) - 4
+        block = self.document().begin()
+        while block.isValid():
+            it = block.begin()
+            while not it.atEnd():
+                fragment = it.fragment()
+                if fragment.charFormat().isImageFormat():
+                    self._fit(fragment, room)
+                it += 1
+            block = block.next()
+
+    def _fit(self, fragment, room: int) -> None:
+        image = fragment.charFormat().toImageFormat()
+        size = QImageReader(self._image_path(image.name())).size()
+        if not size.isValid() or room <= 0:
+            return
+        width = min(size.width(), room)
+        if round(image.width()) == width:
+            return
+        image.setWidth(width)
+        image.setHeight(size.height() * width / size.width())
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(fragment.position())
+        cursor.setPosition(fragment.position() + fragment.length(), QTextCursor.MoveMode.KeepAnchor)
+        cursor.setCharFormat(image)
+
+    def _image_path(self, name: str) -> str:
+        url = QUrl(name)
+        path = Path(url.toLocalFile() if url.isLocalFile() else name)
+        for folder in ([] if path.is_absolute() else self.searchPaths()):
+            if (Path(folder) / path).is_file():
+                return str(Path(folder) / path)
+        return str(path)
+
+
 def user_guide_dialog(window) -> QDialog:
-    view = QTextBrowser()
+    view = GuideBrowser()
     view.setOpenExternalLinks(False)  # no network: links to the web are not followed from here
     view.setSearchPaths([str(ROOT)])
     if README.is_file():

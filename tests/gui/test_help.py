@@ -39,3 +39,31 @@ def test_open_the_runs_folder(window, monkeypatch, tmp_path):
     monkeypatch.setattr(help_content.QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
     window._open_runs_folder()
     assert opened == [str(window.training_tab.store.root)]
+
+
+def image_widths(view):
+    widths, block = [], view.document().begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            if it.fragment().charFormat().isImageFormat():
+                widths.append(it.fragment().charFormat().toImageFormat().width())
+            it += 1
+        block = block.next()
+    return widths
+
+
+def test_the_user_guide_screenshots_fit_the_dialog_width(qtbot, window):
+    dialog = help_content.user_guide_dialog(window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    view = dialog.findChild(help_content.QTextBrowser)
+    for size in ((860, 640), (560, 480)):  # as opened, then made narrower
+        dialog.resize(*size)
+        qtbot.waitUntil(lambda width=size[0]: view.viewport().width() < width)
+        qtbot.wait(50)
+        widths = image_widths(view)
+        assert widths and all(0 < w <= view.viewport().width() for w in widths), widths
+        if size == (860, 640):  # narrower, the README's wide command lines scroll (code does not wrap)
+            assert view.horizontalScrollBar().maximum() == 0  # no sideways scrolling to see a screenshot

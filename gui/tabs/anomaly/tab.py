@@ -16,7 +16,7 @@ from engine.core.errors import ConfigError, DetectorFileError
 from engine.core.events import BatchEnded, EpochEnded, Progress, Started
 from gui.common import file_dialogs
 from gui.common.forms import scroll_column, set_choice
-from gui.failures import failure_text
+from gui.failures import failure_text, stopped
 from gui.tabs.anomaly.model_box import DetectorModelBox
 from gui.tabs.anomaly.sources import AnomalySourceBox
 from gui.tabs.anomaly.table_chooser import TableChooser
@@ -36,6 +36,7 @@ class AnomalyTab(QWidget):
         self.detector: Detector | None = None
         self.scores: Scores | None = None
         self._inspecting: TableChooser | None = None
+        self._epochs_total = 1  # of the detector training under way
         self._build()
         self._on_source_changed()
 
@@ -90,6 +91,7 @@ class AnomalyTab(QWidget):
     def _views(self) -> QWidget:
         self.progress = QProgressBar()
         self.progress.setFormat("idle")
+        self.progress.setValue(0)  # an empty bar that says so (a bar never set shows no text at all)
         self.progress_label = QLabel("Choose data and press Train detector. The synthetic demo needs nothing else.")
         self.progress_label.setWordWrap(True)
         self.progress_label.setMinimumHeight(2 * self.progress_label.fontMetrics().lineSpacing() + 4)
@@ -185,6 +187,7 @@ class AnomalyTab(QWidget):
                 self.progress_label.setText(event.message)
         elif isinstance(event, Started):
             self.loss_plot.set_total_epochs(event.total_epochs)
+            self._epochs_total = event.total_epochs
             self.progress.setRange(0, event.total_epochs)
             self.progress.setValue(0)
             self.progress.setFormat("epoch %v/%m")
@@ -199,6 +202,13 @@ class AnomalyTab(QWidget):
     def _on_succeeded(self, result) -> None:
         if isinstance(result, DetectorOutcome):
             self.loss_plot.mark_best(result.result.best_epoch)
+            epochs = len(result.result.history.get("loss", []))
+            if result.result.stopped_by_user:  # the bar shows how far training got, not the scoring's 100%
+                self.progress.setRange(0, max(1, self._epochs_total))
+                self.progress.setValue(epochs)
+                self._end_progress(f"stopped after {epochs} epoch(s)")
+            else:
+                self._end_progress(f"done, {epochs} epoch(s)", full=True)
             self._show(result.detector, result.scores, result.result.message)
             self.views.setCurrentIndex(1)
         elif isinstance(result, Detector):
@@ -206,16 +216,19 @@ class AnomalyTab(QWidget):
             self.status_changed.emit("Detector opened; scoring its data…")
             self._score(result)
         elif isinstance(result, Scores):
+            self._end_progress(f"done, {len(result.errors)} scored", full=True)
             self._show(self.detector, result, f"Scored {result.data.source}.")
             self.views.setCurrentIndex(1)
         elif self._inspecting is not None:  # a Table
             chooser, self._inspecting = self._inspecting, None
+            self._end_progress("done, columns read", full=True)
             chooser.set_table(result, chooser.path.text().strip(), skip_index=True)  # ids and time stamps
             self.progress_label.setText(f"Read {result.source}: choose the columns, then press Train detector.")
 
     @Slot(object)
     def _on_failed(self, exc: BaseException) -> None:
         message = failure_text(exc)
+        self._end_progress("stopped" if stopped(exc) else "failed")
         if self._inspecting is not None:
             chooser, self._inspecting = self._inspecting, None
             chooser.show_error(message)
@@ -223,12 +236,16 @@ class AnomalyTab(QWidget):
         self.status_changed.emit(message)
         QMessageBox.warning(self, "Anomaly detection", message)
 
+    def _end_progress(self, text: str, full: bool = False) -> None:
+        """The bar after a job: how it ended (as the Training tab's), full when it is done."""
+        bar = self.progress
+        bar.setRange(0, max(1, bar.maximum()))
+        bar.setValue(bar.maximum() if full else max(0, bar.value()))  # a busy bar's value is -1: no text
+        bar.setFormat(f"{text}  %p%")
+
     @Slot()
     def _on_finished(self) -> None:
-        self.progress.setRange(0, 1)
-        self.progress.setValue(1 if self.scores is not None else 0)
-        self.progress.setFormat("idle")
-        self._sync_enabled()
+        self._sync_enabled()  # the bar was set by the outcome (or belongs to a follow-up job: scoring)
 
     def _score(self, detector: Detector, path: str = "", score_path: str = "") -> None:
         self._run(jobs.score_new_job(detector, path, score_path), "score", "Scoring…")

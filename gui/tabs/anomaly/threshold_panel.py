@@ -28,6 +28,9 @@ class ThresholdPanel(QWidget):
         self.suggestion = choice_combo(THRESHOLD_LABELS, "percentile")
         self.suggestion.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.suggestion.setMinimumContentsLength(14)
+        self.suggestion.setMinimumWidth(self.suggestion.minimumSizeHint().width())  # the narrowest, in small windows
+        self.suggestion.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # else every choice in full
+        self.suggestion.setToolTip("How to suggest a threshold; Apply sets it.")
         self.percentile = float_spin(Limits(50.0, 100.0, "Percentile of the training errors."), 99.0, decimals=2,
                                      step=0.5)
         self.mad_k = float_spin(Limits(0.0, 20.0, "k in median + k x MAD."), 3.0, decimals=1, step=0.5)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
-                               QHBoxLayout, QHeaderView, QLabel, QMenu, QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget, QToolButton, QVBoxLayout, QWidget)
+                               QHBoxLayout, QHeaderView, QLabel, QMenu, QProgressBar, QPushButton, QSpinBox,
+                               QSplitter, QTableWidget, QVBoxLayout, QWidget)
 
 from engine.core.resources import BUNDLED_DENOISER
 from engine.data.noise import NOISE_KINDS, NOISE_LABELS, NOISE_NAMES
@@ -47,10 +48,8 @@ class PhotoView(QWidget):
     def _image_box(self) -> QGroupBox:
         self.open_button = QPushButton("Open image…")
         self.open_button.setToolTip("Open a PNG, JPEG, TIFF or BMP photograph (or drop one onto this tab).")
-        self.sample_button = QToolButton()
-        self.sample_button.setText("Sample")
+        self.sample_button = QPushButton("Sample")  # a push button keeps room for its menu arrow after the text
         self.sample_button.setToolTip("One of scikit-image's photographs (no download needed).")
-        self.sample_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.sample_menu = QMenu(self.sample_button)
         self.sample_button.setMenu(self.sample_menu)
         self.image_info = QLabel("No image yet. Open one, drop one here, or pick a sample.")

@@ -29,7 +29,8 @@ class ErrorHistogram(MplCanvas):
         counts, edges = np.histogram(errors, bins=min(60, max(5, len(errors) // 10)))
         self._bars = self.ax.stairs(counts, edges, fill=True, color="tab:blue", alpha=0.6, label="all samples")
         self._median.set_xdata([np.median(errors)] * 2)
-        self.ax.set_xlim(edges[0], edges[-1])
+        pad = 0.02 * (edges[-1] - edges[0])  # the marks of the smallest and largest errors clear the frame
+        self.ax.set_xlim(edges[0] - pad, edges[-1] + pad)
         self.ax.set_ylim(0, counts.max() * 1.1)
         self.ax.legend(loc="upper right", fontsize="small")
         self.request_draw()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QMessageBox, QPushButton,
                                QSplitter, QVBoxLayout, QWidget)
 
@@ -30,6 +30,7 @@ class ReconstructionTab(QWidget):
         self._pending: str | None = None  # what the running job is for
         self._stale = False  # the shown reconstructions do not match the session's model and data
         self._rng = np.random.default_rng()
+        self._fit_pending, self._fitted_layout = True, -1  # fit the grid's height at its next draw
         self._build()
         session.model_changed.connect(self._on_model_changed)
         session.dataset_changed.connect(self._on_data_changed)
@@ -86,7 +87,8 @@ class ReconstructionTab(QWidget):
         self.grid = ImageGrid()
         self.histogram = ErrorHistogram()
         self.histogram.error_clicked.connect(self.show_error)
-        plots = QSplitter(Qt.Vertical)
+        self.grid.mpl_connect("draw_event", self._fit_grid)
+        self.plots = plots = QSplitter(Qt.Vertical)
         plots.addWidget(self.grid)
         plots.addWidget(self.histogram)
         plots.setStretchFactor(0, 3)
@@ -96,6 +98,28 @@ class ReconstructionTab(QWidget):
         layout.addLayout(nav)
         layout.addWidget(self.summary)
         layout.addWidget(plots, 1)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit_pending = True
+
+    def _fit_grid(self, _event=None) -> None:
+        """After a draw with new rows or a new size: the grid as tall as its images are at its width (they keep
+        their aspect, so more height would stay empty), at most 3/5 of the plots; the histogram gets the rest.
+        Between fits the splitter stays where the user puts it."""
+        if not self._fit_pending or self.grid.grid_shape()[1] == 0:
+            return
+        self._fit_pending = False
+        ax, figure, height = self.grid.ax, self.grid.figure, self.grid.height()
+        box, image = ax.get_position(original=True), ax.get_position()  # the layout's box, the images' part
+        (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+        wider = box.width * figure.bbox.width * abs(y1 - y0) / abs(x1 - x0) - image.height * figure.bbox.height
+        shown = ax.get_tightbbox(self.grid.get_renderer()).height  # the images, row titles and captions
+        needed = (shown + max(0.0, wider)) * height / figure.bbox.height + 12  # + the layout's padding
+        total = sum(self.plots.sizes())
+        target = int(max(self.grid.minimumHeight(), min(needed, total * 3 // 5)))
+        if abs(target - height) > 2:
+            QTimer.singleShot(0, self.plots, lambda: self.plots.setSizes([target, total - target]))  # after the draw
 
     @Slot()
     def _sync_enabled(self) -> None:
@@ -257,6 +281,8 @@ class ReconstructionTab(QWidget):
             titles.insert(1, "noisy input")
         label = (lambda i: f"#{i} ({r.labels[i]})") if r.labels is not None else (lambda i: f"#{i}")
         self.grid.set_images(rows, titles, [f"{label(i)}\nerr {r.errors[i]:.4f}" for i in indices])
+        if self.grid.rebuilds != self._fitted_layout:  # new rows or columns: another height suits them
+            self._fit_pending, self._fitted_layout = True, self.grid.rebuilds
         self.shown_indices = np.asarray(indices)
         self.histogram.mark(r.errors[indices])
 

@@ -6,7 +6,7 @@ Save PNG button.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
 
@@ -15,6 +15,7 @@ from gui.tabs.sampling.latent_scatter import LatentScatter
 from gui.tabs.sampling.manifold_view import ManifoldView
 
 MODES = {"linear": "Linear", "slerp": "Spherical (slerp)"}
+MANIFOLD_AXES = (60, 45)  # about what the manifold's axis labels take left of and below it, in pixels
 
 
 def _spin(low: int, high: int, value: int, tip: str, prefix: str = "") -> QSpinBox:
@@ -62,15 +63,38 @@ class SamplingView(QWidget):
         self.progress.setFormat("idle")
         self.progress.setValue(0)
         left = _split(Qt.Vertical, (self._scatter_box(), 3), (self._interpolation_box(), 2))
-        right = _split(Qt.Vertical, (self._samples_box(), 0), (self._manifold_box(), 0))
+        self._right = _split(Qt.Vertical, (self._samples_box(), 1), (self._manifold_box(), 1))
+        self._columns = _split(Qt.Horizontal, (left, 3), (self._right, 2))
         layout = QVBoxLayout(self)
         layout.addWidget(self.message)
         layout.addLayout(_row(self.model_label, self.progress, stretch=False))
-        layout.addWidget(_split(Qt.Horizontal, (left, 3), (right, 2)), 1)
+        layout.addWidget(self._columns, 1)
         # What is enabled only while a VAE or AAE is shown.
         self.controls = [self.grid_size, self.seed, self.resample_button, self.save_samples_button,
                          self.manifold_size, self.save_manifold_button, self.save_scatter_button, self.index_a,
                          self.index_b, self.mode, self.steps, self.save_strip_button]
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        QTimer.singleShot(0, self, self.fit_columns)  # once the splitters have their new sizes
+
+    def fit_columns(self) -> None:
+        """The prior samples and the manifold are square: share the right column's height so that both are
+        the same size, and make it as wide as the manifold and its axis labels need, not wider (the latent
+        plane and the interpolation strip get the rest)."""
+        samples, manifold = self.samples_grid.parentWidget(), self.manifold.parentWidget()
+        heights = self._right.sizes()
+        free = sum(heights) - (samples.height() - self.samples_grid.height()) - (manifold.height()
+                                                                                 - self.manifold.height())
+        side = (free - MANIFOLD_AXES[1]) // 2  # of each square
+        if side <= 0 or samples.height() <= 0:
+            return
+        top = side + samples.height() - self.samples_grid.height()
+        self._right.setSizes([top, sum(heights) - top])
+        width = side + MANIFOLD_AXES[0] + self._right.width() - self.samples_grid.width()
+        total = sum(self._columns.sizes())
+        width = max(self._right.minimumSizeHint().width(), min(width, total * 2 // 5))
+        self._columns.setSizes([total - width, width])
 
     def _samples_box(self) -> QGroupBox:
         self.grid_size = _spin(2, 16, 8, "Samples per side of the grid.", "grid ")
@@ -82,9 +106,8 @@ class SamplingView(QWidget):
         self.samples_grid = ImageGrid()
         self.samples_grid.setMinimumSize(150, 120)
         self.save_samples_button = QPushButton("Save PNG…")
-        return _group("Samples from the prior",
-                      _row(self.grid_size, self.seed, self.resample_button, self.save_samples_button),
-                      self.samples_grid)
+        return _group("Samples from the prior", _row(self.grid_size, self.seed, self.resample_button),
+                      self.samples_grid, _row(self.save_samples_button))  # one row would widen the column
 
     def _manifold_box(self) -> QGroupBox:
         self.manifold_size = _spin(3, 30, 15, "Decoded images per side of the manifold.", "grid ")

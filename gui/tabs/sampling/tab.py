@@ -26,20 +26,10 @@ from gui.failures import failure_text
 from gui.session import Session
 from gui.common.canvas import MplCanvas
 from gui.tabs.sampling.sampling_view import MODES, SamplingView
+from gui.tabs.sampling.texts import pick_text, plane_text
 from gui.worker import JobRunner
 
 ENCODE_LIMIT = 5000  # validation samples encoded for the scatter
-
-
-def _plane_text(view: latent.LatentView) -> str:
-    what = f"Means of {len(view.points)} validation samples"
-    if view.refine_steps:
-        what += f" after {view.refine_steps} refinement steps each"
-    text = f"{what}; axes: {view.plane.method}."
-    if view.negative_elbo is not None:
-        text += (f" Mean −ELBO {view.negative_elbo:.2f} nats per sample "
-                 f"({'refined posterior' if view.refine_steps else 'encoder posterior'}, one draw each).")
-    return text
 
 
 class SamplingTab(SamplingView):
@@ -320,7 +310,7 @@ class SamplingTab(SamplingView):
             xlabel, ylabel = "latent z₁", ("latent z₂" if plane.latent_dim > 1 else "(unused)")
         self.scatter.set_points(view.points, view.labels, plane.bounds, xlabel, ylabel,
                                 getattr(data, "class_names", ()) or ())
-        self.plane_info.setText(_plane_text(view))
+        self.plane_info.setText(plane_text(view))
         self._show_anchors()
         x0, x1, y0, y1 = plane.bounds
         self._on_picked((x0 + x1) / 2, (y0 + y1) / 2)  # something decoded from the start
@@ -341,6 +331,7 @@ class SamplingTab(SamplingView):
         self.scatter.set_marker(x, y)
         if self.model_busy():
             self._pick_waiting = True  # decoded when the job is done
+            self.status_changed.emit(pick_text(self.view.plane, x, y, waiting=True))
             return
         self._decode_pick()
 
@@ -354,6 +345,7 @@ class SamplingTab(SamplingView):
             return
         self.decoded_image = image[0]
         self.decoded.set_images([image], ["decoded"], [f"({x:.2f}, {y:.2f})"])
+        self.status_changed.emit(pick_text(self.view.plane, x, y))
 
     # ----- files --------------------------------------------------------------------
     def _save_dialog(self, canvas: MplCanvas, name: str) -> None:

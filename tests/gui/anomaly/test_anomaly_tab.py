@@ -235,3 +235,36 @@ def test_model_export_on_the_anomaly_tab_exports_the_detector_and_says_so(qtbot,
     qtbot.addWidget(other)
     assert other.plan.model is window.session.model and "built for a test" in other.windowTitle()
     other.close()
+
+
+def test_the_progress_bar_says_idle_then_how_the_last_job_ended(qtbot, window, messages, tmp_path):
+    tab = show(qtbot, window, "synthetic", epochs=2)
+    assert tab.progress.text() == "idle" and tab.progress.value() == tab.progress.minimum()  # not a blank bar
+    train(qtbot, tab)
+    assert tab.progress.text().startswith("done, 2 epoch(s)") and tab.progress.value() == tab.progress.maximum()
+    tab.epochs.setValue(30)
+    qtbot.mouseClick(tab.train_button, Qt.LeftButton)
+    tab.stop()
+    qtbot.waitUntil(lambda: not tab.runner.is_running(), timeout=120_000)
+    assert tab.progress.text().startswith("stopped") and "idle" not in tab.progress.text()
+    bad = tmp_path / "broken.aedet"
+    bad.write_bytes(b"PK\x03\x04 broken")
+    tab.open_detector(str(bad))
+    qtbot.waitUntil(lambda: not tab.runner.is_running(), timeout=20_000)
+    assert tab.progress.text().startswith("failed")
+
+
+def test_every_threshold_suggestion_is_readable_at_1280x760(qtbot, window):
+    from PySide6.QtWidgets import QStyle, QStyleOptionComboBox
+
+    window.resize(1280, 760)
+    tab = show(qtbot, window, "synthetic")
+    tab.views.setCurrentIndex(1)  # Scores and threshold
+    qtbot.waitUntil(lambda: tab.suggestion.isVisible())
+    combo = tab.suggestion
+    option = QStyleOptionComboBox()
+    combo.initStyleOption(option)
+    field = combo.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
+                                         QStyle.SubControl.SC_ComboBoxEditField, combo)
+    for i in range(combo.count()):
+        assert combo.fontMetrics().horizontalAdvance(combo.itemText(i)) <= field.width(), combo.itemText(i)

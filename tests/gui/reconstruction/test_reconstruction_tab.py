@@ -155,3 +155,27 @@ def test_opened_model_on_the_users_image_folder_with_noise(qtbot, window, messag
     qtbot.waitUntil(lambda: rec.recon is not None and rec.recon.inputs is not rec.recon.targets, timeout=60_000)
     assert rec.grid.grid_shape()[0] == 3  # original, noisy input, reconstructed
     assert "1 file(s) skipped" in window.session.dataset.summary()
+
+
+def test_the_grid_is_as_tall_as_its_images_and_the_histogram_gets_the_rest(qtbot, window):
+    from engine.core.config import TrainConfig
+    from engine.data.dataset import Dataset
+    from engine.models.builders import build_autoencoder
+
+    x = np.random.default_rng(0).random((80, 12, 12, 1)).astype(np.float32)
+    window.resize(1280, 760)
+    rec = window.reconstruction_tab
+    window.tabs.setCurrentWidget(rec)
+    window.session.set_dataset(Dataset(x[:60], x[60:], source="tiny"))
+    window.session.set_model(build_autoencoder(TrainConfig(code_size=4), (12, 12, 1)), "built for a test")
+    qtbot.waitUntil(lambda: rec.recon is not None and rec.grid.grid_shape() == (2, 10), timeout=60_000)
+
+    def fitted():  # 10 columns of 2 rows are as wide as the tab: no empty band above them, none shrunk
+        image, box = rec.grid.ax.get_position(), rec.grid.ax.get_position(original=True)
+        return (1 - image.y1) * rec.grid.height() <= 16 and image.width >= 0.97 * box.width
+
+    qtbot.waitUntil(fitted, timeout=10_000)
+    assert rec.histogram.height() > 0.45 * sum(rec.plots.sizes())  # the height the grid could not use
+    rec.per_page.setValue(3)  # 3 columns: taller than wide enough, the grid gets height back
+    qtbot.waitUntil(lambda: rec.grid.grid_shape() == (2, 3) and rec.grid.height() >= 0.55 * sum(rec.plots.sizes()),
+                    timeout=10_000)

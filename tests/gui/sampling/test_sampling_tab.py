@@ -268,3 +268,42 @@ def test_model_that_does_not_fit_the_data_is_explained(qtbot, window, tiny_data)
     assert "28x28x1" in tab.scatter.message()
     qtbot.waitUntil(lambda: tab.sample_images is not None and not tab.runner.is_running(), timeout=60_000)
     assert tab.resample_button.isEnabled()  # the prior samples need no data
+
+
+def test_a_click_on_the_plane_says_what_was_decoded_where(qtbot, window, tiny_data, monkeypatch):
+    tab = show_sampling(qtbot, window, build("vae", 2), tiny_data)
+    assert window.status_label.text().startswith("Encoded")
+    (x0, x1, y0, y1) = tab.view.plane.bounds
+    x, y = x0 + 0.2 * (x1 - x0), y0 + 0.7 * (y1 - y0)
+    press(tab.scatter, x, y)
+    assert window.status_label.text().startswith(f"Decoded the latent point z = ({x:.2f}, {y:.2f})")
+    monkeypatch.setattr(tab, "model_busy", lambda: True)  # e.g. the Reconstruction tab's job holds the model
+    press(tab.scatter, x0 + 0.5 * (x1 - x0), y, "motion_notify_event")
+    assert "busy" in window.status_label.text() and f"({x0 + 0.5 * (x1 - x0):.2f}, {y:.2f})" in \
+        window.status_label.text()
+    monkeypatch.undo()
+    tab._decode_waiting_pick()
+    assert window.status_label.text().startswith(f"Decoded the latent point z = ({x0 + 0.5 * (x1 - x0):.2f}")
+    tab = show_sampling(qtbot, window, build("vae", 5), tiny_data)  # a plane of principal components
+    (x0, x1, y0, y1) = tab.view.plane.bounds
+    press(tab.scatter, (x0 + x1) / 2, (y0 + y1) / 2)
+    assert "PCA of the 5-D latent means, as a 5-D code" in window.status_label.text()
+
+
+def test_the_prior_samples_and_the_manifold_fill_the_right_column(qtbot):
+    from gui.tabs.sampling.sampling_view import SamplingView
+    from tests.gui.helpers import shown
+
+    view = shown(qtbot, SamplingView(), 1260, 680)  # the tab in a 1280x760 window
+    rng = np.random.default_rng(0)
+    view.samples_grid.set_images([rng.random((8, 28, 28, 1)) for _ in range(8)], [""] * 8)
+    view.manifold.set_manifold(rng.random((225, 28, 28, 1)), np.linspace(-1, 1, 15), np.linspace(1, -1, 15))
+
+    def sides():
+        view.samples_grid.draw()
+        view.manifold.draw()
+        return view.samples_grid.ax.get_window_extent().width, view.manifold.ax.get_window_extent().width
+
+    qtbot.waitUntil(lambda: sides()[0] >= 0.65 * view.samples_grid.width(), timeout=5000)  # was under half
+    samples, manifold = sides()
+    assert abs(samples - manifold) <= 0.15 * manifold  # the two squares about the same size

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup benchmarks clean
+.PHONY: run test setup benchmarks walkthrough clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ benchmarks: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]" || echo "bm3d did not install: BM3D is left out"
 	$(BIN)/python benchmarks/denoise_quality.py
 	$(BIN)/python benchmarks/denoise_quality.py --memory
+
+# The real app under Xvfb at 1280x800, driven with xdotool through every tab; screenshots in docs/walkthrough/.
+# Needs Xvfb and xdotool (sudo apt-get install -y xvfb xdotool libxcb-cursor0); a few minutes on 2 cores.
+walkthrough: $(STAMP)
+	$(BIN)/python tools/walkthrough.py --out docs/walkthrough
 
 clean:
 	rm -rf $(VENV) build *.egg-info

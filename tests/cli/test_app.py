@@ -44,5 +44,6 @@ def test_train_exits_1_when_the_loss_diverged_after_the_kept_epoch(tmp_path, mon
     from cli.app import main
 
     result = SimpleNamespace(best_epoch=1, model=None, stopped_by_user=stopped, diverged=diverged)
-    monkeypatch.setattr(engine.jobs, "train_job", lambda *a, **k: lambda state: SimpleNamespace(result=result, run=None))
+    outcome = engine.jobs.TrainOutcome(dataset=None, result=result, run=None)
+    monkeypatch.setattr(engine.jobs, "train_job", lambda *a, **k: lambda state: outcome)
     assert main(["train", "--epochs", "2", "--runs-dir", str(tmp_path)]) == code

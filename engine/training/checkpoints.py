@@ -41,7 +41,7 @@ def restore_checkpoint(model, path: Path) -> dict[str, Any]:
     with zipfile.ZipFile(path) as archive:
         state = json.loads(archive.read(CHECKPOINT_STATE))
         best = _read_npz(archive.read(CHECKPOINT_BEST)) if CHECKPOINT_BEST in archive.namelist() else None
-    for optimizer, variables in _optimizers(model):
+    for optimizer, variables in optimizers_of(model):
         if not optimizer.built:
             optimizer.build(variables)
     try:
@@ -57,7 +57,7 @@ def _read_npz(raw: bytes) -> list[np.ndarray]:
         return [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
 
 
-def _optimizers(model) -> list[tuple[Any, list]]:
+def optimizers_of(model) -> list[tuple[Any, list]]:
     """Each optimizer with the variables its train step applies it to (the order fixes its slots)."""
     from engine.models.generative import VAE, AAE
 

@@ -27,7 +27,7 @@ from engine.training import callbacks as cb
 from engine.training import health
 from engine.training.checkpoints import restore_checkpoint
 from engine.training.control import ApplyChanges, TrainingControl, roll_back
-from engine.training.pipeline import compile_model, mixture_labels, train_pipeline
+from engine.training.pipeline import compile_model, mixture_labels, release_traces, train_pipeline
 from engine.training.recorder import RunRecorder, mean_code_activation
 from engine.training.runs import RunInfo, RunStore
 
@@ -119,6 +119,7 @@ def _train(config: TrainConfig, dataset, state: JobState, recorder: RunRecorder 
         )
     finally:  # frozen objects are never collected: the previous run's model would stay for good
         gc.unfreeze()
+        release_traces(model)  # TensorFlow would keep what fit traced for good (pipeline.release_traces)
     result = _result(model, config, dataset, tracker, time.perf_counter() - started, state, resumed_after)
     if recorder is not None:
         recorder.finished(model, mean_code_activation(model, val_inputs))

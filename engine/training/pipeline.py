@@ -1,7 +1,10 @@
 """How a model is compiled and fed: the optimizer and loss (XLA and steps per execution where measured to
-help), and the tf.data pipeline of shuffled batches with fresh noise every epoch for denoisers."""
+help), the tf.data pipeline of shuffled batches with fresh noise every epoch for denoisers, and giving back
+what `fit` traced once a training is over."""
 from __future__ import annotations
 
+import logging
+import types
 from typing import Any
 
 import keras
@@ -12,6 +15,14 @@ from engine.core.config import TrainConfig
 
 
 STEPS_PER_EXECUTION = 16
+# XLA only for trainings planned at least this long (epochs x steps per epoch). Measured on 2 CPU cores
+# (dense, 55k MNIST, batch 64, 860 steps an epoch): compiling costs about 3 s per training (the step, the
+# epoch's last short batch and the validation step are compiled apiece) and then saves 0.4-0.7 s an epoch,
+# so it pays back after 4-7 epochs (3,500-6,000 steps). TensorFlow also never frees a compiled step (its
+# XLA cache has no eviction): every XLA training kept 10-15 MB for good (benchmarks/memory.py).
+XLA_MIN_STEPS = 5000
+
+_log = logging.getLogger(__name__)
 
 
 def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int, distributed: bool = False) -> None:
@@ -44,14 +55,124 @@ def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int,
                          rate(config.learning_rate * GENERATOR_LR_RATIO), beta_1=0.5)}
         model.compile(optimizer=keras.optimizers.Adam(lr),
                       steps_per_execution=1 if distributed else STEPS_PER_EXECUTION, **extra)
+        build_optimizers(model)
         return
     # Measured on 2 CPU cores (benchmarks/time_to_quality.py): for the dense kinds XLA and
     # 16 steps per execution cut the per-step overhead that dominates such small models
     # (1.4 s -> 0.8 s per MNIST epoch at batch 64); the conv model is slower with XLA.
     # Batch callbacks, and so the stop check, then run every 16 steps (a few ms).
+    # XLA only where the training is long enough to pay its compile time back (XLA_MIN_STEPS).
     dense = config.model_kind in ("dense", "sparse", "deep") and not distributed
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, jit_compile=dense,
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss,
+                  jit_compile=dense and config.epochs * steps_per_epoch >= XLA_MIN_STEPS,
                   steps_per_execution=STEPS_PER_EXECUTION if dense else 1)
+    build_optimizers(model)
+
+
+def build_optimizers(model: keras.Model) -> None:
+    """Create the optimizers' slots (Adam's moments) now, eagerly. Left to the first training step, they are
+    created inside the traced step, which is then traced twice and keeps initialiser graphs (a conditional
+    per slot) that TensorFlow 2.21 never frees; the numbers are the same either way."""
+    from engine.training.checkpoints import optimizers_of
+
+    for optimizer, variables in optimizers_of(model):
+        if not optimizer.built:
+            optimizer.build(variables)
+
+
+_TRACED = ("train_function", "test_function", "predict_function")
+
+
+def release_traces(model: keras.Model) -> int:
+    """Free the graphs `fit` / `evaluate` / `predict` traced for `model` (it still predicts, eagerly, and
+    a later `fit` traces anew); returns how many graphs were taken apart. Call it once a training is over.
+
+    TensorFlow 2.21 never frees some of them: a tf.function traced inside another (Keras' one_step_on_data
+    inside multi_step_on_iterator) and the control-flow branches in it (the optimizer's variable
+    initialisers) form reference cycles through C++ that the garbage collector cannot see, so each training
+    kept about 800 graph operations and 16 runtime functions, whatever became of its model."""
+    from tensorflow.python.framework.func_graph import FuncGraph, dismantle_func_graph
+
+    roots = [getattr(model, name, None) for name in _TRACED]
+    for name in _TRACED:
+        if hasattr(model, name):
+            setattr(model, name, None)
+    try:
+        graphs = _traced_graphs(roots, FuncGraph)
+        _forget_custom_gradients({id(graph) for graph in graphs})
+        for graph in graphs:
+            dismantle_func_graph(graph)
+    except Exception:  # noqa: BLE001 - TensorFlow internals changed: keep the memory, never fail a training
+        _log.debug("could not release the traced graphs", exc_info=True)
+        return 0
+    return len(graphs)
+
+
+def _forget_custom_gradients(graph_ids: set[int]) -> None:
+    """Unregister the gradients tf.custom_gradient registered while tracing these graphs. Each trace of a
+    train step registers one for good (the optimizer's all-reduce of the gradients, even on one device),
+    and the registry entry holds the step's gradient tensors, the update ops behind them and the handles
+    of the optimizer's variables, so neither the ops nor those variables' memory were ever freed."""
+    from tensorflow.python.framework import ops
+
+    registry = ops._gradient_registry._registry  # noqa: SLF001 - no public way to unregister
+    for name, entry in list(registry.items()):
+        if name.startswith("CustomGradient-") and _holds_tensor_of(entry.get("type"), graph_ids):
+            registry.pop(name, None)
+
+
+def _holds_tensor_of(function, graph_ids: set[int], depth: int = 3) -> bool:
+    """Whether `function`'s closure (and the closures of the functions in it) holds a graph tensor of one
+    of these graphs, directly or in a list or tuple."""
+    for cell in getattr(function, "__closure__", None) or ():
+        try:
+            content = cell.cell_contents
+        except ValueError:
+            continue
+        items = content if isinstance(content, (list, tuple)) else (content,)
+        for item in items:
+            if id(getattr(item, "graph", None)) in graph_ids and hasattr(item, "op"):
+                return True
+        if depth > 0 and isinstance(content, types.FunctionType) and _holds_tensor_of(content, graph_ids, depth - 1):
+            return True
+    return False
+
+
+def _traced_graphs(roots: list, graph_type: type) -> list:
+    """The graphs of the given (Keras-wrapped) tf.functions: theirs, those of the tf.functions in their
+    Python closures, and the control-flow branches inside them. Functions only called from them (defined
+    elsewhere, perhaps still in use) are left alone."""
+    from tensorflow.python.ops.control_flow_v2_func_graphs import ControlFlowFuncGraph
+
+    graphs: dict[int, Any] = {}
+    seen: set[int] = set()
+    pending = list(roots)
+    while pending:
+        item = pending.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, types.FunctionType):  # Keras' wrappers and the Python functions traced
+            for cell in item.__closure__ or ():
+                try:
+                    content = cell.cell_contents
+                except ValueError:  # an empty cell
+                    continue
+                if isinstance(content, types.FunctionType) or hasattr(content, "_list_all_concrete_functions"):
+                    pending.append(content)
+        elif hasattr(item, "_list_all_concrete_functions"):  # a tf.function
+            pending.extend(item._list_all_concrete_functions())
+            pending.append(getattr(item, "_concrete_variable_creation_fn", None))  # the first trace's
+            pending.append(getattr(item, "_python_function", None))
+        elif isinstance(item, graph_type):
+            graphs[id(item)] = item
+            for function in list(item._functions.values()):
+                branch = getattr(function, "_cached_graph", None)
+                if isinstance(branch, ControlFlowFuncGraph):
+                    pending.append(branch)
+        elif isinstance(getattr(item, "graph", None), graph_type):  # a ConcreteFunction
+            pending.append(item.graph)
+    return list(graphs.values())
 
 
 def train_pipeline(x: np.ndarray, batch_size: int, noise_factor: float, seed: int,

@@ -21,6 +21,7 @@ from gui.tabs.training.form import TrainingForm
 from gui.worker import JobRunner
 
 LIVE_FIELDS = ("epochs", "learning_rate")  # the settings a running training takes (engine.training.control)
+TEXT_FIELDS = ("data_info", "code_size_label")  # words, not settings: never greyed out
 FORM_FIELDS = ("data_kind", "data_path", "browse", "image_size", "color", "data_info", "model_kind", "code_size",
                "filters", "depth", "l1_weight", "denoising", "noise_factor", "beta", "prior", "code_size_label",
                "epochs", "batch_size", "learning_rate", "cosine", "loss", "patience", "validation", "seed",
@@ -105,7 +106,7 @@ class TrainingTab(QWidget):
     def _sync_enabled(self) -> None:
         running = self.runner.is_running()
         for name in FORM_FIELDS:  # other settings changed mid-run would do nothing: locked until it ends
-            getattr(self.form, name).setEnabled(not running or name in LIVE_FIELDS)
+            getattr(self.form, name).setEnabled(not running or name in LIVE_FIELDS + TEXT_FIELDS)
         if not running:
             self.form.sync_enabled()  # the form's own rules (e.g. filters only for conv models)
         self.form.setToolTip("While a run trains only its epochs and learning rate can change (Apply); Stop it to "

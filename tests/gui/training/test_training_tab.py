@@ -60,6 +60,7 @@ def test_start_twice_runs_one_job(qtbot, window, tiny_npz):
         assert "already running" in window.status_label.text()
         assert not tab.batch_size.isEnabled() and not tab.model_kind.isEnabled()  # locked while it trains
         assert tab.epochs.isEnabled() and tab.learning_rate.isEnabled()  # but for what a run can change
+        assert tab.code_size_label.isEnabled() and tab.data_info.isEnabled()  # words stay readable
     assert tab.epochs.isEnabled() and tab.model_kind.isEnabled()  # and free again after
     assert tab.filters.isEnabled() == (tab.model_kind.currentData() in ("conv", "residual"))  # own rules kept
 

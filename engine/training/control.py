@@ -13,6 +13,7 @@ from engine.core.config import TrainConfig
 from engine.core.errors import ConfigError
 from engine.core.events import SettingsChanged
 from engine.training.callbacks import Tracker, Tracking
+from engine.training.checkpoints import optimizers_of
 
 
 class TrainingControl:
@@ -40,15 +41,6 @@ class TrainingControl:
         return pending
 
 
-def optimizers(model) -> list:
-    """The model's optimizers: the main one, and an AAE's discriminator and generator optimizers."""
-    found = [model.optimizer]
-    for name in ("discriminator_optimizer", "generator_optimizer"):
-        if getattr(model, name, None) is not None:
-            found.append(getattr(model, name))
-    return found
-
-
 def set_learning_rate(model, old: float, new: float, total_steps: int) -> None:
     """Scale every optimizer's learning rate by new / old (an AAE's phases keep their ratios); a cosine
     schedule gets the new peak and `total_steps` as its length, and the train step is traced again."""
@@ -56,7 +48,7 @@ def set_learning_rate(model, old: float, new: float, total_steps: int) -> None:
 
     scale = new / old
     retrace = False
-    for optimizer in optimizers(model):
+    for optimizer, _ in optimizers_of(model):
         rate = optimizer._learning_rate  # noqa: SLF001 - a schedule object or a variable; no public getter
         if isinstance(rate, keras.optimizers.schedules.CosineDecay):
             rate.initial_learning_rate *= scale
@@ -123,7 +115,7 @@ def roll_back(model, tracker: Tracker, steps: int) -> int:
         raise ConfigError("The run has no good epoch to roll back to; start a new run with a lower learning rate.")
     done = tracker.best_epoch + 1
     model.set_weights(tracker.best_weights)
-    for optimizer in optimizers(model):
+    for optimizer, _ in optimizers_of(model):
         for variable in optimizer.variables:
             if variable is optimizer.iterations:
                 variable.assign(done * steps)

@@ -106,3 +106,15 @@ def test_a_run_with_no_good_epoch_cannot_roll_back(tmp_path):
     run.checkpoint_path.write_bytes(b"")
     with pytest.raises(RunError, match="no good epoch to roll back to"):
         plan_rollback(run)
+
+
+def test_an_aae_keeps_the_ratios_of_its_three_learning_rates(built):  # noqa: F811
+    from engine.models.generative import DISCRIMINATOR_LR_RATIO, GENERATOR_LR_RATIO
+
+    config = CONFIG.replace(model_kind="aae", epochs=2, code_size=2)
+    control = TrainingControl()
+    training.train(config, tiny_images(), JobState(AskAfter(control, 0, learning_rate=1e-4)), control=control)
+    model = built[-1]
+    rates = [float(o.learning_rate) for o in (model.optimizer, model.discriminator_optimizer,
+                                              model.generator_optimizer)]
+    assert rates == pytest.approx([1e-4, 1e-4 * DISCRIMINATOR_LR_RATIO, 1e-4 * GENERATOR_LR_RATIO])

@@ -99,8 +99,12 @@ def _train(config: TrainConfig, dataset, state: JobState, recorder: RunRecorder 
     if recorder is not None:
         recorder.begin(model, tracker)
         callbacks += recorder.keras_callbacks()
-    # TensorFlow and the model are hundreds of thousands of long-lived objects; a full
-    # garbage collection that walks them holds the GIL for tens of ms and stalls the GUI.
+    # TensorFlow and the models are hundreds of thousands of long-lived objects: a full garbage collection
+    # that walks them holds the GIL for ~300 ms (2 cores) and stalls the GUI. Collect once here, what earlier
+    # trainings left (models since replaced, their graphs) included, then freeze the survivors, so later
+    # collections skip them until the next training starts (frozen objects are never collected: unfreezing
+    # first keeps each run's model from staying for good).
+    gc.unfreeze()
     gc.collect()
     gc.freeze()
     description = _describe(config, dataset, batch_size, notes, strategy)
@@ -115,10 +119,10 @@ def _train(config: TrainConfig, dataset, state: JobState, recorder: RunRecorder 
         model.fit(
             train_pipeline(x_train, batch_size, config.noise_factor, config.seed, labels[0] if labels else None),
             validation_data=tf.data.Dataset.from_tensor_slices(val_data).batch(max(batch_size, 256)),
-            epochs=TrainConfig.LIMITS["epochs"].high if control is not None else config.epochs, initial_epoch=resumed_after or 0, callbacks=callbacks, verbose=0, shuffle=False,
+            epochs=TrainConfig.LIMITS["epochs"].high if control is not None else config.epochs,
+            initial_epoch=resumed_after or 0, callbacks=callbacks, verbose=0, shuffle=False,
         )
-    finally:  # frozen objects are never collected: the previous run's model would stay for good
-        gc.unfreeze()
+    finally:
         release_traces(model)  # TensorFlow would keep what fit traced for good (pipeline.release_traces)
     result = _result(model, config, dataset, tracker, time.perf_counter() - started, state, resumed_after)
     if recorder is not None:

@@ -53,6 +53,41 @@ class DenoiseResult:
         seconds = self.seconds.get(method, 0.0)
         return self.noisy.shape[0] * self.noisy.shape[1] / 1e6 / seconds if seconds > 0 else math.inf
 
+    def best_by(self) -> dict[str, str]:
+        """The best method of each measure: {"psnr": .., "ssim": .. (highest, when measured), "seconds":
+        .. (quickest)}; the noisy input is not a method. Ties go to the method run first."""
+        methods = list(self.outputs)
+        scored = {r.method: r for r in self.metrics if r.method in self.outputs}
+        best: dict[str, str] = {}
+        for name in ("psnr", "ssim"):
+            values = {m: getattr(scored[m], name) for m in methods if m in scored
+                      and not math.isnan(getattr(scored[m], name))}
+            if values:
+                best[name] = max(values, key=lambda m: values[m])
+        timed = {m: self.seconds[m] for m in methods if m in self.seconds}
+        if timed:
+            best["seconds"] = min(timed, key=lambda m: timed[m])
+        return best
+
+    def verdict(self) -> str:
+        """One line: the best method for this image by PSNR, by how much, and what it cost beside the rest."""
+        best = self.best_by()
+        if "psnr" not in best:
+            return ""
+        scored = {r.method: r for r in self.metrics if r.method in self.outputs}
+        winner = best["psnr"]
+        line = f"Best for this image: {self.labels[winner]}, {scored[winner].psnr:.2f} dB"
+        others = sorted((m for m in scored if m != winner), key=lambda m: -scored[m].psnr)
+        if others:
+            line += f", {scored[winner].psnr - scored[others[0]].psnr:.2f} dB above {self.labels[others[0]]}"
+        seconds = self.seconds.get(winner)
+        if seconds is not None:
+            line += f", in {seconds:.2f} s"
+            quickest = best.get("seconds")
+            if quickest is not None and quickest != winner and self.seconds[quickest] > 0:
+                line += f" ({seconds / self.seconds[quickest]:.0f}x the time of {self.labels[quickest]})"
+        return line + "."
+
 
 def method_labels(pixels: np.ndarray, methods: Sequence[str], models: Mapping[str, Any],
                   model_name: str = "") -> dict[str, str]:

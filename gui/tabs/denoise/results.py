@@ -1,5 +1,5 @@
 """Showing a denoising result on the Photo page (gui.tabs.denoise.photo_view): the original, noisy and
-result panels, the method and view choosers, and the metrics table with the best PSNR in bold."""
+result panels, the method and view choosers, and the metrics table with the best of each column in bold."""
 from __future__ import annotations
 
 import math
@@ -27,10 +27,10 @@ def rate(value: float) -> str:
 
 def best_method(result) -> str:
     """The method with the highest PSNR (the first one run when nothing was scored)."""
-    scored = [r for r in result.metrics if r.method in result.outputs]
-    if scored:
-        return max(scored, key=lambda r: r.psnr).method
-    return next(iter(result.outputs))
+    return result.best_by().get("psnr", next(iter(result.outputs)))
+
+
+BEST_COLUMNS = {1: "psnr", 2: "ssim", 3: "seconds", 4: "seconds"}  # table column -> the measure it shows
 
 
 def show_opened(page: PhotoView, image) -> None:
@@ -69,7 +69,7 @@ def show(page: PhotoView, result, image_name: str) -> None:
 def fill_metrics(page: PhotoView, result) -> None:
     rows = ["noisy"] + list(result.outputs) if result.reference is not None else list(result.outputs)
     metrics = {r.method: r for r in result.metrics}
-    best = best_method(result) if metrics else None
+    best = result.best_by()  # bold: the best value of each column, not a whole row
     table = page.metrics_table
     table.blockSignals(True)
     table.setRowCount(len(rows))
@@ -82,15 +82,16 @@ def fill_metrics(page: PhotoView, result) -> None:
                   number(seconds, 2) if seconds is not None else "—",
                   rate(result.megapixels_per_second(method)) if seconds is not None else "—"]
         for c, text in enumerate(values):
-            table.setItem(r, c, _cell(text, method, c, bold=method == best,
+            table.setItem(r, c, _cell(text, method, c, bold=c in BEST_COLUMNS and best.get(BEST_COLUMNS[c]) == method,
                                       tip=NO_REFERENCE if row is None and c in (1, 2) and result.reference is None
                                       else ""))
     table.blockSignals(False)
     if result.reference is None:
         page.metrics_note.setText(NO_REFERENCE)
     else:
-        page.metrics_note.setText(f"Against the clean original ({result.noise.describe()}, seed "
-                                  f"{result.noise.seed}); the best PSNR is in bold. Click a row to show it.")
+        page.metrics_note.setText(f"{result.verdict()} Against the clean original ({result.noise.describe()}, "
+                                  f"seed {result.noise.seed}); the best of each column is in bold. Click a row to "
+                                  f"show it.")
 
 
 def _cell(text: str, method: str, column: int, bold: bool, tip: str) -> QTableWidgetItem:

@@ -28,10 +28,6 @@ def resume_problem(run: RunInfo, epochs: int | None = None) -> str | None:
 
 def plan_resume(run: RunInfo, epochs: int | None = None) -> ResumePlan:
     """What continuing `run` means; RunError when its state forbids it, ConfigError when the settings do."""
-    if run.status == "running" or is_active(run):
-        raise RunError(f"Run {run.id} is still training.")
-    if not run.checkpoint_path.is_file():
-        raise RunError(f"Run {run.id} has no checkpoint (no epoch was finished); start a new run instead.")
     config, spec = _settings(run)
     if epochs is not None:
         config = config.replace(epochs=epochs)
@@ -43,6 +39,11 @@ def plan_resume(run: RunInfo, epochs: int | None = None) -> ResumePlan:
 
 
 def _settings(run: RunInfo) -> tuple[TrainConfig, DataSpec]:
+    """The run's own settings and data, once its state allows it to continue (not training, checkpointed)."""
+    if run.status == "running" or is_active(run):
+        raise RunError(f"Run {run.id} is still training.")
+    if not run.checkpoint_path.is_file():
+        raise RunError(f"Run {run.id} has no checkpoint (no epoch was finished); start a new run instead.")
     try:
         return TrainConfig.from_dict(run.config), DataSpec.from_dict(run.data)
     except (ConfigError, TypeError) as exc:
@@ -55,15 +56,11 @@ ROLLBACK_DIVISOR = 10  # the learning rate a rolled-back run continues with: the
 def plan_rollback(run: RunInfo) -> ResumePlan:
     """Continue a run that diverged (or was no better than the mean sample) from its best epoch, with the
     learning rate divided by ROLLBACK_DIVISOR, for the epochs it had left (at least those thrown away)."""
-    if run.status == "running" or is_active(run):
-        raise RunError(f"Run {run.id} is still training; stop it first.")
-    if not run.checkpoint_path.is_file():
-        raise RunError(f"Run {run.id} has no checkpoint (no epoch was finished); start a new run instead.")
+    config, spec = _settings(run)
     best = run.metrics.get("best_epoch")
     if best is None:
         raise RunError(f"Run {run.id} has no good epoch to roll back to; start a new run with a lower learning "
                        f"rate.")
-    config, spec = _settings(run)
     done, recorded = int(best) + 1, len(run.history.get("loss", []))
     rate = config.learning_rate / ROLLBACK_DIVISOR
     low = TrainConfig.LIMITS["learning_rate"].low

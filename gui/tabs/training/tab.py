@@ -321,16 +321,20 @@ class TrainingTab(QWidget):
                                     + "\n".join(outcome.dataset.skipped[:20]))
 
     def _offer_rollback(self, run) -> None:
-        """Show Roll back when the run diverged or was no better than the mean sample (engine's rule)."""
-        from engine.training.resume import ROLLBACK_DIVISOR, rollback_advised
+        """Show Roll back when the engine advises it for the run and can plan it (its epoch and rate)."""
+        from engine.training.resume import plan_rollback, rollback_advised
 
-        best = None if run is None else run.metrics.get("best_epoch")
-        self._rollback_run = run if run is not None and best is not None and rollback_advised(run) else None
-        if self._rollback_run is not None:
-            rate = float(run.config["learning_rate"]) / ROLLBACK_DIVISOR
-            self.rollback_button.setText(f"Roll back to epoch {best + 1}, learning rate {rate:g}")
-            self.rollback_button.setToolTip("Continue this run from its best epoch with a tenth of its learning "
-                                            "rate (the epochs after it are dropped).")
+        self._rollback_run = None
+        if run is None or not rollback_advised(run):
+            return
+        try:
+            plan = plan_rollback(run)
+        except (RunError, ConfigError):  # no good epoch, or the rate would fall below its limit
+            return
+        self._rollback_run = run
+        self.rollback_button.setText(f"Roll back to epoch {plan.done}, learning rate {plan.config.learning_rate:g}")
+        self.rollback_button.setToolTip("Continue this run from its best epoch with a tenth of its learning "
+                                        "rate (the epochs after it are dropped).")
 
     @Slot(object)
     def _on_failed(self, exc: BaseException) -> None:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from matplotlib.backend_bases import MouseEvent  # noqa: E402
 
 from engine.core.config import GENERATIVE_KINDS  # noqa: E402
+from engine.denoise.pipeline import BUNDLED  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 from gui.common.forms import set_choice  # noqa: E402
 
@@ -204,11 +205,14 @@ def denoise_shots(app, window, out: Path, sample: str, sigma: float) -> None:
     tab.noise_kind.setCurrentIndex(tab.noise_kind.findData("gaussian"))
     tab.sigma.setValue(sigma)
     for method, box in tab.method_boxes.items():
-        box.setChecked(method in ("nl_means", "DnCNN (bundled)"))
+        box.setChecked(method in ("nl_means", BUNDLED))
     tab.denoise()
     if not wait(lambda: not tab.runner.is_running()):
         raise TimeoutError("denoising did not finish in time")
-    tab.method_combo.setCurrentIndex(tab.method_combo.findData("DnCNN (bundled)"))
+    tab.method_combo.setCurrentIndex(tab.method_combo.findData(BUNDLED))
+    wait(lambda: not tab.strength_panel.runner.is_running(), timeout=60)  # the strength preview
+    wait(lambda: False, timeout=1.0)
+    wait(lambda: not tab.strength_panel.runner.is_running(), timeout=60)
     shot(f"denoise_{sample}.png")
     tab.view_combo.setCurrentIndex(tab.view_combo.findData("diff_clean"))
     shot(f"denoise_{sample}_difference.png")

@@ -22,7 +22,7 @@ import numpy as np
 
 from engine.core.errors import ConfigError, DataError, ModelError
 from engine.core.jobs import JobState
-from engine.models.guards import channel_plan, fixed_size, size_multiple
+from engine.models.guards import channel_plan, fixed_size, size_multiple, takes_noise_level
 
 _BATCH_PIXELS = 1 << 19  # pixels of model input per call: bounds activation memory
 
@@ -59,15 +59,16 @@ def _pad_mode(size: int, pad: int) -> str:
     return "reflect" if pad < size else "symmetric"
 
 
-def _pad_to(pixels: np.ndarray, height: int, width: int) -> tuple[np.ndarray, int, int]:
-    """Pad (centred) to at least height x width; returns (array, top, left) offsets."""
+def _pad_to(pixels: np.ndarray, height: int, width: int, centre: bool = True) -> tuple[np.ndarray, int, int]:
+    """Pad to at least height x width, centred or (centre=False) at the bottom / right only, which keeps
+    the image on a strided model's sampling grid; returns (array, top, left) offsets."""
     extra_h, extra_w = max(0, height - pixels.shape[0]), max(0, width - pixels.shape[1])
     if not (extra_h or extra_w):
         return pixels, 0, 0
-    top, left = extra_h // 2, extra_w // 2
+    top, left = (extra_h // 2, extra_w // 2) if centre else (0, 0)
     out = pixels
     for axis, before, after in ((0, top, extra_h - top), (1, left, extra_w - left)):
-        if after:  # after >= before: nothing to add when it is 0
+        if before or after:
             widths = [(0, 0)] * out.ndim
             widths[axis] = (before, after)
             out = np.pad(out, widths, mode=_pad_mode(out.shape[axis], max(before, after)))
@@ -87,13 +88,27 @@ def count_tiles(shape: Sequence[int], *, tile: int = 512, overlap: int = 32, pas
     """How many tiles `tiled_apply` runs on an image of `shape` (for progress totals)."""
     th = _tile_size(shape[0], tile, fixed[0], multiple)
     tw = _tile_size(shape[1], tile, fixed[1], multiple)
-    oy, ox = _overlaps(th, tw, overlap)
-    return passes * len(_spans(max(shape[0], th), th, oy)) * len(_spans(max(shape[1], tw), tw, ox))
+    h, w = (n + (-n % multiple if n > t else 0) for n, t in ((shape[0], th), (shape[1], tw)))
+    oy, ox = _overlaps(th, tw, overlap, multiple)
+    return passes * len(_spans(max(h, th), th, oy)) * len(_spans(max(w, tw), tw, ox))
 
 
-def _overlaps(th: int, tw: int, overlap: int) -> tuple[int, int]:
-    """The overlap, reduced for tiles too small to keep a centre (fixed-size models)."""
-    return min(overlap, max(0, (th - 1) // 4)), min(overlap, max(0, (tw - 1) // 4))
+def _overlaps(th: int, tw: int, overlap: int, multiple: int = 1) -> tuple[int, int]:
+    """The overlap, reduced for tiles too small to keep a centre (fixed-size models), and a multiple of the
+    model's downsampling factor: every tile then starts on the same sampling grid as a whole-image run."""
+    up = -(-overlap // multiple) * multiple  # at least the context asked for, where the tile allows it
+    return tuple(min(up, max(0, (t - 1) // 4) // multiple * multiple) for t in (th, tw))
+
+
+def _align(source: np.ndarray, th: int, tw: int, multiple: int) -> np.ndarray:
+    """Pad the bottom / right edge (reflected) of an axis covered by several tiles to a multiple of the model's
+    downsampling factor, so that the last tile starts on the sampling grid too (a strided model gives another
+    result for a shifted tile; the padding is cut from the output)."""
+    extra = [(-n % multiple) if n > t else 0 for n, t in zip(source.shape[:2], (th, tw))]
+    if multiple == 1 or not any(extra):
+        return source
+    widths = [(0, extra[0]), (0, extra[1])] + [(0, 0)] * (source.ndim - 2)
+    return np.pad(source, widths, mode=_pad_mode(min(source.shape[:2]), max(extra)))
 
 
 def tiled_apply(
@@ -123,8 +138,10 @@ def tiled_apply(
         raise ConfigError(f"tile must be >= 1 and overlap >= 0, got tile={tile}, overlap={overlap}.")
     height, width, channels = pixels.shape
     th, tw = (_tile_size(n, tile, f, multiple) for n, f in ((height, fixed[0]), (width, fixed[1])))
-    oy, ox = _overlaps(th, tw, overlap)  # small enough to keep a centre in every tile
-    source, top, left = _pad_to(pixels, th, tw)  # a copy only when the image is smaller than a tile
+    oy, ox = _overlaps(th, tw, overlap, multiple)  # small enough to keep a centre in every tile
+    # a copy only when the image is smaller than a tile; fixed-size models get it centred
+    source, top, left = _pad_to(pixels, th, tw, centre=fixed != (None, None))
+    source = _align(source, th, tw, multiple)
     rows, cols = _spans(source.shape[0], th, oy), _spans(source.shape[1], tw, ox)
     groups = [slice(c, c + 1) for c in range(channels)] if per_channel else [slice(0, channels)]
     jobs = [(g, r, c) for g in groups for r in rows for c in cols]
@@ -165,6 +182,7 @@ def denoise_tiled(
     model,
     pixels: np.ndarray,
     *,
+    noise_level=None,
     tile: int = 512,
     overlap: int = 32,
     batch_size: int | None = None,
@@ -173,8 +191,12 @@ def denoise_tiled(
 ) -> np.ndarray:
     """Run a fully convolutional Keras model over an image of any size, tile by tile.
 
+    noise_level (engine.denoise.noise_level.NoiseLevel): what a noise-level-aware model
+    (guards.takes_noise_level) is told, as a map built tile by tile; None: estimated from the image.
+    Other models ignore it.
+
     pixels: (H, W) or (H, W, C) float in [0, 1]. A 1-channel model denoises a colour image
-    channel by channel; otherwise the model's channels must match the image's. The result
+    channel by channel (a noise-level-aware one in a decorrelated colour space); otherwise the model's channels must match the image's. The result
     is a new float32 array shaped like `pixels` (clipped to [0, 1] unless clip=False).
     Exact (no seams) for models whose receptive field reaches <= `overlap` pixels; the
     default 32 covers a 12-layer 3x3 DnCNN (12) with margin. Memory: the input, the output
@@ -191,10 +213,37 @@ def denoise_tiled(
     # tiles through the bundled model, against 3.9 GB (and a 10 s first call) op by op in eager mode.
     call = getattr(model, "predict_on_batch", None)
 
-    def run(x: np.ndarray) -> np.ndarray:
-        return np.asarray(call(x) if call is not None else model(x, training=False))
+    def predict(inputs):
+        return np.asarray(call(inputs) if call is not None else model(inputs, training=False))
 
-    out = tiled_apply(run, image, per_channel=per_channel, out_channels=1 if per_channel else None, tile=tile,
+    level, decorrelate = None, False
+    if takes_noise_level(model):
+        if noise_level is None:
+            from engine.denoise.noise_level import estimate_noise_level
+
+            noise_level = estimate_noise_level(image)
+        # a grey noise-aware model sees a colour image in a decorrelated colour space, each channel with the
+        # noise level it has there (engine.denoise.colour)
+        decorrelate = per_channel and image.shape[-1] == 3
+        level = noise_level.for_channels(3 if decorrelate else 1 if per_channel else image.shape[-1])
+
+    def run(x: np.ndarray) -> np.ndarray:
+        if decorrelate:
+            from engine.denoise.colour import from_opponent, opponent_std, to_opponent
+
+            n, h, w, _ = x.shape
+
+            def stack(a):  # (n, h, w, 3) -> (3n, h, w, 1): the three channels as three grey images
+                return np.moveaxis(a, -1, 1).reshape(n * 3, h, w, 1)
+
+            y = predict([stack(to_opponent(x)), stack(opponent_std(level.map(x)))])
+            return from_opponent(np.moveaxis(y.reshape(n, 3, h, w), 1, -1))
+        return predict([x, level.map(x)] if level is not None else x)
+
+    if decorrelate and batch_size is None:  # three model images per tile: a third of the tiles per batch
+        batch_size = max(1, min(64, _BATCH_PIXELS // (tile * tile)) // 3)
+    split = per_channel and not decorrelate
+    out = tiled_apply(run, image, per_channel=split, out_channels=1 if split else None, tile=tile,
                       overlap=overlap, fixed=fixed_size(model), multiple=size_multiple(model),
                       batch_size=batch_size, state=state)
     if clip:

@@ -10,6 +10,7 @@ from keras import layers
 from engine.core.jobs import JobState, Stopped
 from engine.data.noise import NoiseConfig, add_noise
 from engine.denoise import classical, metrics, pipeline
+from engine.denoise.noise_level import NoiseLevel
 from engine.denoise.tiling import denoise_tiled
 from engine.models import guards
 from engine.core.events import Progress
@@ -219,17 +220,22 @@ def test_denoise_without_noise_and_bad_requests(small_rf):
 
 
 def test_bundled_denoiser_missing_is_explained(monkeypatch, tmp_path):
-    monkeypatch.setattr(pipeline, "BUNDLED_DENOISER", tmp_path / "denoiser_dncnn.keras")
+    monkeypatch.setattr(pipeline, "bundled_denoiser_path", lambda channels: tmp_path / "denoiser_unet.keras")
     with pytest.raises(ModelError, match="missing"):
         pipeline.load_bundled_denoiser()
 
 
-def test_bundled_denoiser_loads_and_denoises_grey_and_colour():
-    model = pipeline.load_bundled_denoiser()
-    assert guards.model_channels(model) == 1
-    for channels in (1, 3):
-        out = denoise_tiled(model, smooth_image(24, 20, channels))
-        assert out.shape == (24, 20, channels) and np.isfinite(out).all()
+@pytest.mark.parametrize("channels", [1, 3])
+def test_bundled_denoiser_loads_and_denoises_grey_and_colour(channels):
+    """One grey noise-level-aware model for both (colour through a decorrelated colour space); both remove
+    most of sigma-25 noise."""
+    model = pipeline.load_bundled_denoiser(channels)
+    assert guards.model_channels(model) == 1 and guards.takes_noise_level(model)
+    clean = smooth_image(48, 40, channels)
+    noisy = clean + np.random.default_rng(0).normal(0, 25 / 255, clean.shape).astype(np.float32)
+    out = denoise_tiled(model, noisy, noise_level=NoiseLevel.gaussian(25 / 255))
+    assert out.shape == (48, 40, channels) and np.isfinite(out).all()
+    assert np.mean((out - clean) ** 2) < 0.3 * np.mean((noisy - clean) ** 2)
 
 
 def test_module_imports_no_tensorflow_or_qt():

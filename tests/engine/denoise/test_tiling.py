@@ -222,3 +222,24 @@ def test_more_shapes_are_refused():
         tiled_apply(lambda b: np.pad(b, ((0, 0), (0, 1), (0, 0), (0, 0))), image(8, 8))  # one row more
     x = image(3, 3)
     np.testing.assert_array_equal(tiled_apply(lambda b: b, x, tile=1, overlap=0), x)  # 1-pixel tiles are allowed
+
+
+def block4(batch: np.ndarray) -> np.ndarray:
+    """4x4 block means spread back over each block: like a model with strides 2 x 2, its output depends on
+    where the 4x4 grid starts (needs sizes that are multiples of 4)."""
+    n, h, w, c = batch.shape
+    means = batch.reshape(n, h // 4, 4, w // 4, 4, c).mean(axis=(2, 4))
+    return np.repeat(np.repeat(means, 4, axis=1), 4, axis=2)
+
+
+@pytest.mark.parametrize("h, w, tile, overlap", [(37, 53, 20, 3), (21, 90, 24, 5), (64, 63, 20, 2), (38, 41, 24, 4)])
+def test_tiles_of_a_strided_model_stay_on_the_whole_image_sampling_grid(h, w, tile, overlap):
+    """Overlaps and sizes that are not multiples of 4 would start tiles off the 4x4 grid and change the
+    result; tiles start on it, sizes are padded at the bottom / right, so the tiled run is the whole-image
+    run padded the same way."""
+    x = image(h, w)
+    whole = box3(block4(np.pad(x, ((0, -h % 4), (0, -w % 4), (0, 0)), mode="reflect")[None]))[0, :h, :w]
+    out = tiled_apply(lambda b: box3(block4(b)), x, tile=tile, overlap=overlap, multiple=4)
+    np.testing.assert_allclose(out, whole, atol=1e-6)
+    one = tiled_apply(lambda b: box3(block4(b)), x, tile=512, overlap=overlap, multiple=4)  # one tile: same
+    np.testing.assert_allclose(one, whole, atol=1e-6)

@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,onnx]"
+	$(BIN)/python -m pip install --quiet -e ".[test,onnx,bm3d]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -28,7 +28,6 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/ui_latency.py
 	$(BIN)/python benchmarks/time_to_quality.py
-	$(BIN)/python -m pip install --quiet -e ".[bench]" || echo "bm3d did not install: BM3D is left out"
 	$(BIN)/python benchmarks/denoise_quality.py
 	$(BIN)/python benchmarks/denoise_quality.py --memory
 

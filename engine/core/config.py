@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 
 from engine.core.errors import ConfigError
 
-MODEL_KINDS = ("dense", "sparse", "deep", "conv", "residual", "vae", "conv_vae", "aae", "conv1d", "transformer")
+MODEL_KINDS = ("dense", "sparse", "deep", "conv", "residual", "vae", "conv_vae", "aae", "n2n", "conv1d",
+               "transformer")
 MODEL_LABELS = {
     "dense": "Dense (one hidden code layer)",
     "sparse": "Sparse (L1 on the code)",
@@ -17,11 +18,13 @@ MODEL_LABELS = {
     "vae": "Variational (dense, 784-512-latent)",
     "conv_vae": "Variational (convolutional)",
     "aae": "Adversarial (AAE, latent prior)",
+    "n2n": "Self-supervised denoiser (Neighbor2Neighbor)",
     "conv1d": "Sequence: 1-D convolutional (windows of a series)",
     "transformer": "Sequence: transformer (self-attention, windows of a series)",
 }
 SEQUENCE_KINDS = ("conv1d", "transformer")
 GENERATIVE_KINDS = ("vae", "conv_vae", "aae")
+SELF_SUPERVISED_KINDS = ("n2n",)  # trained on a folder of noisy images alone (engine.denoise.selfsupervised)
 VAE_KINDS = ("vae", "conv_vae")
 LATENT_RANGE = (1, 256)
 PRIORS = ("gaussian", "mixture")
@@ -33,7 +36,8 @@ LOSSES = ("bce", "mse")
 LOSS_LABELS = {"bce": "Binary cross-entropy", "mse": "Mean squared error"}
 # The choices of the other front-end settings, here so that every front end offers the same ones without
 # importing the (heavy) modules that implement them.
-CLASSICAL_DENOISERS = {"nl_means": "Non-local means", "tv": "TV Chambolle", "wavelet": "Wavelet BayesShrink"}
+CLASSICAL_DENOISERS = {"nl_means": "Non-local means", "tv": "TV Chambolle", "wavelet": "Wavelet BayesShrink",
+                       "bm3d": "BM3D"}  # on colour images BM3D runs as CBM3D (engine.denoise.classical.method_label)
 EXPORT_FORMATS = {"keras": "Keras (.keras)", "savedmodel": "TensorFlow SavedModel (folder)",
                   "tflite": "TensorFlow Lite (.tflite)", "onnx": "ONNX (.onnx)"}
 EXPORT_PARTS = {"model": "Whole autoencoder", "encoder": "Encoder only", "decoder": "Decoder only"}

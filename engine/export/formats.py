@@ -1,7 +1,8 @@
 """The export formats' writers and readers: build a SavedModel, TFLite flatbuffer or ONNX model
 from a Keras graph, and run a written file again (engine.export.writer compares that output with the
 app's model before the file is renamed into place). TensorFlow, tf2onnx and onnxruntime are
-imported by the function that needs them."""
+imported by the function that needs them. A model with several inputs (engine.export.inputs) keeps
+their names in every format and is run with a dict {input name: array}."""
 from __future__ import annotations
 
 import importlib.util
@@ -13,7 +14,7 @@ import keras
 import numpy as np
 
 from engine.core.errors import ExportError
-from engine.models.predict import predict
+from engine.export.inputs import input_names, predict_feed, several_inputs
 
 ONNX_OPSET = 17
 
@@ -35,11 +36,21 @@ def onnx_support() -> tuple[bool, str]:
     return True, "ONNX export via tf2onnx (opset %d), verified with onnxruntime." % ONNX_OPSET
 
 
-def save_tf(graph: keras.Model, folder: Path, batch: int | None = None) -> None:
-    """`graph.export` (Keras 3: a TF SavedModel with a `serve` endpoint), batch size `batch` (None: any)."""
+def input_specs(graph: keras.Model, batch: int | None = None) -> list:
+    """One tf.TensorSpec per input, batch size `batch` (None: any): named "input" for a one-input model,
+    else by the model's input names (so the exported signature takes e.g. `noisy` and `noise_level`)."""
     import tensorflow as tf
 
-    spec = [tf.TensorSpec((batch,) + tuple(graph.input_shape[1:]), tf.float32, name="input")]
+    if not several_inputs(graph):
+        return [tf.TensorSpec((batch,) + tuple(graph.input_shape[1:]), tf.float32, name="input")]
+    return [tf.TensorSpec((batch,) + tuple(t.shape[1:]), tf.float32, name=name)
+            for name, t in zip(input_names(graph), graph.inputs)]
+
+
+def save_tf(graph: keras.Model, folder: Path, batch: int | None = None) -> None:
+    """`graph.export` (Keras 3: a TF SavedModel with a `serve` endpoint), batch size `batch` (None: any)."""
+    specs = input_specs(graph, batch)
+    spec = [{s.name: s for s in specs}] if several_inputs(graph) else specs
     try:
         graph.export(str(folder), format="tf_saved_model", verbose=False, input_signature=spec)
     except OSError:
@@ -65,11 +76,10 @@ def tflite_bytes(graph: keras.Model) -> tuple[bytes, bool]:
                       f"Export a SavedModel instead.") from error
 
 
-def onnx_bytes(graph: keras.Model, feed: np.ndarray) -> bytes:
-    import tensorflow as tf
+def onnx_bytes(graph: keras.Model, feed) -> bytes:
     import tf2onnx
 
-    spec = (tf.TensorSpec((None,) + tuple(graph.input_shape[1:]), tf.float32, name="input"),)
+    spec = tuple(input_specs(graph))
     try:
         proto, _ = tf2onnx.convert.from_keras(graph, input_signature=spec, opset=ONNX_OPSET)
     except Exception as exc:
@@ -83,7 +93,7 @@ def run_keras(path: Path, x: np.ndarray) -> np.ndarray:
     from engine.core.errors import ModelError
 
     try:
-        return predict(load_model(path), x)
+        return predict_feed(load_model(path), x)
     except ModelError as exc:
         raise ExportError(f"The written .keras file could not be opened again: {exc}") from exc
 
@@ -93,6 +103,8 @@ def run_savedmodel(folder: Path, x: np.ndarray) -> np.ndarray:
 
     try:
         loaded = tf.saved_model.load(str(folder))  # keep a reference: serve() needs its variables alive
+        if isinstance(x, dict):
+            return np.asarray(loaded.serve({name: tf.constant(v) for name, v in x.items()}))
         return np.asarray(loaded.serve(tf.constant(x)))
     except Exception as exc:
         raise ExportError(f"The written SavedModel could not be run again: {first_line(exc)}") from exc
@@ -105,6 +117,8 @@ def run_tflite(path: Path, x: np.ndarray) -> np.ndarray:
         with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice (LiteRT): still in TF 2.21
             warnings.simplefilter("ignore")
             interpreter = tf.lite.Interpreter(model_path=str(path))
+        if isinstance(x, dict):
+            return _run_tflite_named(interpreter, x)
         inp = interpreter.get_input_details()[0]
         fixed = int(inp["shape_signature"][0]) > 0  # -1: any batch size
         batches = [x[i:i + 1] for i in range(len(x))] if fixed else [x]
@@ -120,12 +134,30 @@ def run_tflite(path: Path, x: np.ndarray) -> np.ndarray:
         raise ExportError(f"The written TFLite model could not be run again: {first_line(exc)}") from exc
 
 
-def run_onnx(path: Path, x: np.ndarray) -> np.ndarray:
+def _run_tflite_named(interpreter, feed: dict) -> np.ndarray:
+    """Run a .tflite file with several inputs through its signature, by input name."""
+    runner = interpreter.get_signature_runner()
+    details = runner.get_input_details()
+    fixed = any(int(d["shape_signature"][0]) > 0 for d in details.values())  # -1: any batch size
+    n = len(next(iter(feed.values())))
+    out = []
+    for rows in ([slice(i, i + 1) for i in range(n)] if fixed else [slice(0, n)]):
+        result = runner(**{name: np.ascontiguousarray(v[rows], np.float32) for name, v in feed.items()})
+        out.append(np.array(next(iter(result.values()))))
+    return np.concatenate(out)
+
+
+def run_onnx(path: Path, x) -> np.ndarray:
     import onnxruntime as ort
 
     try:
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        return np.asarray(session.run(None, {session.get_inputs()[0].name: x.astype(np.float32)})[0])
+        names = [i.name for i in session.get_inputs()]
+        if isinstance(x, dict):
+            arrays = [x[n] for n in names] if set(names) == set(x) else list(x.values())
+        else:
+            arrays = [x]
+        return np.asarray(session.run(None, {n: a.astype(np.float32) for n, a in zip(names, arrays)})[0])
     except Exception as exc:
         raise ExportError(f"onnxruntime cannot run the ONNX file tf2onnx made from this model: {first_line(exc)} "
                           f"(tf2onnx 1.17 cannot express every TensorFlow op, e.g. the exact GELU of the transformer "

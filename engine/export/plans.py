@@ -13,7 +13,9 @@ import numpy as np
 
 from engine.core.config import EXPORT_PARTS, TrainConfig
 from engine.core.errors import ConfigError, ExportError
+from engine.export.inputs import several_inputs
 from engine.export.preprocessing import NO_PREPROCESSING, Preprocessing
+from engine.models.guards import takes_noise_level
 
 PLAN_SAMPLES = 8  # raw samples a plan offers for verification
 ANOMALY_SCORE = ("mean squared reconstruction error per sample (after the preprocessing); flagged when above "
@@ -32,11 +34,13 @@ class ExportPlan:
 
 
 def plan_for_model(model: keras.Model, config: TrainConfig | None = None, dataset=None) -> ExportPlan:
-    """A model trained or opened in the app, with the data in use (its images arrive as raw 0-255 pixels)."""
-    image = len(model.input_shape) == 4
+    """A model trained or opened in the app, with the data in use (its images arrive as raw 0-255 pixels).
+    A model with several inputs (the noise-level-aware denoiser) is verified on made-up samples of its own."""
+    several = several_inputs(model)
+    image = takes_noise_level(model) or (not several and len(model.input_shape) == 4)
     pre = Preprocessing.rescale(1 / 255) if image else NO_PREPROCESSING
     samples = None
-    if dataset is not None and tuple(dataset.x_val.shape[1:]) == tuple(model.input_shape[1:]):
+    if dataset is not None and not several and tuple(dataset.x_val.shape[1:]) == tuple(model.input_shape[1:]):
         samples = np.asarray(dataset.x_val[:PLAN_SAMPLES], np.float32) * (255.0 if image else 1.0)
     summary = dataset.summary() if dataset is not None else ""
     return ExportPlan(model, metadata_for(model, config, summary), pre, samples, model.name)
@@ -73,6 +77,13 @@ def plan_for_detector(detector, scores=None) -> ExportPlan:
     source = scores.data.source if scores is not None else (d.spec.path or d.spec.source)
     metadata = metadata_for(d.model, d.config, source, d.metrics, d.threshold)
     metadata.update(anomaly_kind=d.kind, features=list(d.names), anomaly_score=ANOMALY_SCORE)
+    kind = getattr(d, "score_kind", "error")
+    metadata["anomaly_score_kind"] = kind
+    if kind != "error":  # a blurred score: the exported model's output alone does not give it
+        metadata.update(anomaly_score=f"{d.score_rule}; flagged when above the threshold",
+                        anomaly_rule=f"a sample is anomalous when {d.score_rule} is above anomaly_threshold, the "
+                                     "image being the model's input (after preprocessing) and the reconstruction "
+                                     "its output")
     return ExportPlan(d.model, metadata, pre, samples, "detector")
 
 

@@ -9,6 +9,10 @@ scaler for tables) can be built into the exported graph so it takes raw input.
 Generative models (VAE / AAE) are exported along their deterministic path: the encoder
 gives the posterior mean (VAE) or the code (AAE), the whole model decodes that mean -
 exactly what `model(x)` and `engine.latent.codes.encode_means` compute in the app.
+
+Models with several inputs (the noise-level-aware denoiser: `noisy` and `noise_level`) are exported
+whole, with their inputs named in the exported signature and described in the metadata; they are
+verified on sample inputs for each (engine.export.inputs).
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ from engine.core.errors import ExportError
 from engine.core.fileio import atomic_path, atomic_paths, json_safe, new_temp_folder, temp_prefix
 from engine.export.formats import (onnx_bytes, onnx_support, run_keras, run_onnx, run_savedmodel, run_tflite, save_tf,
                                    tflite_bytes)
+from engine.export.inputs import check_options, inputs_metadata, predict_feed, sample_feed, several_inputs
 from engine.export.plans import generative_kind, part_of
 from engine.export.preprocessing import NO_PREPROCESSING, Preprocessing, with_preprocessing
 from engine.models.guards import fits, shape_text
@@ -58,11 +63,12 @@ class ExportReport:
 
 
 def export_model(model: keras.Model, fmt: str, part: str, target: str | Path, *, metadata: dict,
-                 preprocessing: Preprocessing | None = None, sample_inputs: np.ndarray | None = None,
+                 preprocessing: Preprocessing | None = None, sample_inputs: np.ndarray | dict | None = None,
                  include_preprocessing: bool = True) -> ExportReport:
     """Export `part` of `model` as `fmt` to `target`, reload it, compare it with the app's model on
     `sample_inputs` (raw input if preprocessing is built in; whole-model input for the decoder, which
-    is then fed their codes) and write the metadata. Raises ExportError; leaves nothing partial."""
+    is then fed their codes; for a model with several inputs see engine.export.inputs.sample_feed) and
+    write the metadata. Raises ExportError; leaves nothing partial."""
     start = time.perf_counter()
     if fmt not in EXPORT_FORMATS:
         raise ExportError(f"Unknown format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}.")
@@ -72,6 +78,7 @@ def export_model(model: keras.Model, fmt: str, part: str, target: str | Path, *,
             raise ExportError(reason)
     pre = preprocessing or NO_PREPROCESSING
     notes: list[str] = []
+    check_options(model, part, bool(include_preprocessing and pre.active))
     exported_part = part_of(model, part)
     gen = generative_kind(model)
     if gen == "vae":
@@ -85,6 +92,9 @@ def export_model(model: keras.Model, fmt: str, part: str, target: str | Path, *,
     if pre.active and part == "decoder":
         notes.append("The decoder takes codes, so no input preprocessing applies; its output is in the model's "
                      "scale.")
+    elif pre.active and not include_preprocessing and several_inputs(model):
+        notes.append("Preprocessing is not built in: feed every input on the model's scale (for a denoiser, "
+                     "pixels / 255 and the noise sigma / 255; see the metadata's inputs).")
     elif pre.active and not include_preprocessing:
         notes.append("Preprocessing is not built in: apply the snippet in the metadata to raw input first.")
     graph = with_preprocessing(exported_part, pre) if built_in else exported_part
@@ -150,6 +160,9 @@ def _default_raw(shape: tuple[int, ...], pre: Preprocessing) -> np.ndarray:
 
 def _verification_data(model, exported_part, part, pre, sample_inputs, built_in):
     """(what the export is fed, what the app's model gives for it)."""
+    if several_inputs(exported_part):  # whole and without preprocessing (check_options)
+        feed = sample_feed(exported_part, sample_inputs, DEFAULT_SAMPLES, SAMPLE_LIMIT)
+        return feed, predict_feed(model if part == "model" else exported_part, feed)
     if part == "decoder":
         enc = part_of(model, "encoder")
         samples = None if sample_inputs is None else np.asarray(sample_inputs)[:SAMPLE_LIMIT]
@@ -211,7 +224,9 @@ def _export_file(graph, fmt, target, feed, expected, meta, notes: list[str]) -> 
                         ".tflite file takes one sample at a time (batch size 1).")
                 notes.append(note)
                 meta["notes"] = [*meta["notes"], note]
-                meta["input_shape"][0] = meta["output_shape"][0] = 1
+                for shape in _input_shapes(meta):
+                    shape[0] = 1
+                meta["output_shape"][0] = 1
             tmp.write_bytes(data)
             got = run_tflite(tmp, feed)
         else:
@@ -257,8 +272,22 @@ def _swap_in(new: Path, target: Path) -> None:
 
 
 def _metadata(caller: dict, fmt, part, graph, pre: Preprocessing, built_in: bool, notes) -> dict[str, Any]:
+    several = several_inputs(graph)
+    meta = _base_metadata(caller, fmt, part, graph, pre, built_in, notes, several)
+    return {**meta, **inputs_metadata(graph)} if several else meta
+
+
+def _input_shapes(meta: dict) -> list[list]:
+    """The metadata's input shape lists: one, or one per input (and in its `inputs` entries)."""
+    if "inputs" in meta:
+        return [*meta["input_shape"], *(entry["shape"] for entry in meta["inputs"])]
+    return [meta["input_shape"]]
+
+
+def _base_metadata(caller, fmt, part, graph, pre, built_in, notes, several) -> dict[str, Any]:
+    shape = [_shape_list(t.shape) for t in graph.inputs] if several else _shape_list(graph.input_shape)
     return {**(caller or {}), "app": APP, "format": fmt, "part": part,
-            "input_shape": _shape_list(graph.input_shape), "output_shape": _shape_list(graph.output_shape),
+            "input_shape": shape, "output_shape": _shape_list(graph.output_shape),
             "input_dtype": "float32", "preprocessing": {**pre.to_dict(), "snippet": pre.snippet()},
             "preprocessing_in_graph": built_in,
             "input_is": ("raw values (preprocessing is built in)" if built_in else

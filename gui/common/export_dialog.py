@@ -21,6 +21,7 @@ class ExportDialog(QDialog):
     def __init__(self, plan, parent: QWidget | None = None, what: str = "the model in use"):
         super().__init__(parent)
         from engine.export.formats import onnx_support
+        from engine.export.inputs import input_names, several_inputs
 
         self.plan = plan
         preprocessing, name = plan.preprocessing, plan.name
@@ -38,12 +39,18 @@ class ExportDialog(QDialog):
                 item.setToolTip(onnx_reason)
         self.onnx_note = QLabel("" if onnx_ok else f"ONNX: {onnx_reason}")
         self.onnx_note.setWordWrap(True)
+        several = several_inputs(plan.model)  # e.g. the noise-level-aware denoiser: one network, two inputs
         self.part = QComboBox()
         for key, label in EXPORT_PARTS.items():
-            self.part.addItem(label, key)
-        self.raw_input = QCheckBox(_raw_label(preprocessing))
-        self.raw_input.setChecked(preprocessing is not None and preprocessing.kind != "none")
-        self.raw_input.setEnabled(preprocessing is not None and preprocessing.kind != "none")
+            if key == "model" or not several:
+                self.part.addItem(label, key)
+        can_build_in = preprocessing is not None and preprocessing.kind != "none" and not several
+        self.raw_input = QCheckBox(_raw_label(preprocessing) if not several else
+                                   f"The model takes {len(plan.model.inputs)} inputs ("
+                                   f"{', '.join(input_names(plan.model))}) on its own scale; no scaling is built in "
+                                   "(the metadata says what each input means)")
+        self.raw_input.setChecked(can_build_in)
+        self.raw_input.setEnabled(can_build_in)
         fmt = file_dialogs.remembered("export_format", "keras")  # the format and folder of the last export
         self.format.setCurrentIndex(max(0, self.format.findData(fmt)))
         if not self.format.model().item(self.format.currentIndex()).isEnabled():

@@ -1,5 +1,7 @@
-"""The detector file (.aedet): one zip holding `detector.json` (kind, threshold, scaler, table encoding,
-settings), `model.keras` (opened with safe_mode=True) and `train_errors.npy` (allow_pickle=False)."""
+"""The detector file (.aedet): one zip holding `detector.json` (kind, score kind, threshold, scaler, table
+encoding, settings), `model.keras` (opened with safe_mode=True), `train_errors.npy` (the training errors
+by the detector's score) and `train_errors_<score>.npy` for its other scores (allow_pickle=False).
+A file without a score kind (saved before the app offered a choice) scores by the plain error."""
 from __future__ import annotations
 
 import io
@@ -12,6 +14,7 @@ import numpy as np
 
 from engine.anomaly.data import AnomalySpec, Scaler
 from engine.anomaly.detector import Detector
+from engine.anomaly.scores import SCORE_LABELS
 from engine.core.config import TrainConfig
 from engine.core.errors import ConfigError, DetectorFileError
 from engine.core.fileio import atomic_path, file_problem
@@ -34,9 +37,11 @@ def save_detector(detector: Detector, path: str | Path) -> Path:
     meta = {"format": FORMAT, "version": 1, "kind": detector.kind, "threshold": float(detector.threshold),
             "spec": detector.spec.to_dict(), "config": detector.config.to_dict(),
             "scaler": detector.scaler.to_dict() if detector.scaler is not None else None,
-            "encoding": detector.encoding, "names": list(detector.names), "metrics": detector.metrics}
-    errors = io.BytesIO()
-    np.save(errors, np.asarray(detector.train_errors, np.float32), allow_pickle=False)
+            "encoding": detector.encoding, "names": list(detector.names), "metrics": detector.metrics,
+            "score": detector.score_kind}
+    arrays = {"train_errors.npy": detector.train_errors}
+    arrays.update({f"train_errors_{kind}.npy": errors for kind, errors in detector.train_scores.items()
+                   if kind != detector.score_kind})
     try:
         with tempfile.TemporaryDirectory() as folder, atomic_path(path) as tmp:
             model_file = Path(folder) / "model.keras"
@@ -44,7 +49,8 @@ def save_detector(detector: Detector, path: str | Path) -> Path:
             with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
                 z.writestr("detector.json", json.dumps(meta, indent=1))
                 z.write(model_file, "model.keras")
-                z.writestr("train_errors.npy", errors.getvalue())
+                for name, values in arrays.items():
+                    z.writestr(name, _npy(values))
     except OSError as exc:
         raise DetectorFileError(f"Could not write {path}: {exc.strerror or exc}. Choose another folder.") from exc
     return path
@@ -69,14 +75,20 @@ def load_detector(path: str | Path) -> Detector:
             meta = json.loads(z.read("detector.json"))
             if meta.get("format") != FORMAT:
                 raise DetectorFileError(f"{path.name} is a zip file but not an Autoencoder Studio detector.")
-            errors = np.load(io.BytesIO(z.read("train_errors.npy")), allow_pickle=False)
+            score_kind = meta.get("score", "error")
+            if score_kind not in SCORE_LABELS:
+                raise DetectorFileError(f"{path.name} scores by {score_kind!r}, which this version of the app does "
+                                        f"not know ({', '.join(SCORE_LABELS)}). Update the app or train it again.")
+            train_scores = {kind: _load_npy(z, f"train_errors_{kind}.npy") for kind in SCORE_LABELS
+                            if f"train_errors_{kind}.npy" in z.namelist()}
+            train_scores[score_kind] = errors = _load_npy(z, "train_errors.npy")
             model_file = Path(folder) / "model.keras"
             model_file.write_bytes(z.read("model.keras"))
             model = load_model(model_file)
-        return Detector(model, meta["kind"], float(meta["threshold"]), errors.astype(np.float32),
+        return Detector(model, meta["kind"], float(meta["threshold"]), errors,
                         AnomalySpec.from_dict(meta["spec"]), TrainConfig.from_dict(meta["config"]),
                         Scaler.from_dict(meta["scaler"]) if meta.get("scaler") else None, meta.get("encoding"),
-                        tuple(meta.get("names", ())), dict(meta.get("metrics", {})))
+                        tuple(meta.get("names", ())), dict(meta.get("metrics", {})), score_kind, train_scores)
     except DetectorFileError:
         raise
     except ModelError as exc:
@@ -84,3 +96,13 @@ def load_detector(path: str | Path) -> Detector:
     except (KeyError, ValueError, TypeError, zipfile.BadZipFile, OSError, ConfigError) as exc:
         raise DetectorFileError(f"{path.name} is damaged or from another version ({type(exc).__name__}: "
                                 f"{exc}). Train and save the detector again.") from exc
+
+
+def _npy(values) -> bytes:
+    out = io.BytesIO()
+    np.save(out, np.asarray(values, np.float32), allow_pickle=False)
+    return out.getvalue()
+
+
+def _load_npy(z: zipfile.ZipFile, name: str) -> np.ndarray:
+    return np.load(io.BytesIO(z.read(name)), allow_pickle=False).astype(np.float32)

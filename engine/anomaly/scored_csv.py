@@ -1,4 +1,5 @@
-"""The scored CSV: the original rows (or image names) with anomaly_score and anomaly_flag, written atomically."""
+"""The scored CSV: the original rows (or image names) with anomaly_score, anomaly_flag and anomaly_score_kind
+(which score the numbers are: "error" or "blurred_error", the same on every row), written atomically."""
 from __future__ import annotations
 
 import csv
@@ -13,7 +14,7 @@ from engine.core.fileio import atomic_path
 
 
 def write_scored_csv(scores: Scores, threshold: float, path: str | Path) -> Path:
-    """Original rows + anomaly_score + anomaly_flag, written atomically."""
+    """Original rows + anomaly_score + anomaly_flag + anomaly_score_kind, written atomically."""
     path = Path(path)
     data = scores.data
     flags = flags_of(scores, threshold).astype(int)
@@ -29,14 +30,14 @@ def write_scored_csv(scores: Scores, threshold: float, path: str | Path) -> Path
     if data.labels is not None and data.kind != "sequence" and data.table is None:
         header.append("label_anomalous")
         rows = [row + [int(label)] for row, label in zip(rows, data.labels)]
-    header += ["anomaly_score", "anomaly_flag"]
+    header += ["anomaly_score", "anomaly_flag", "anomaly_score_kind"]
     try:
         with atomic_path(path) as tmp:
             with open(tmp, "w", newline="", encoding="utf-8") as f:
                 writer = csv.writer(f)
                 writer.writerow(header)
                 for row, value, flag in zip(rows, values, flags):
-                    writer.writerow(list(row) + [f"{float(value):.6g}", int(flag)])
+                    writer.writerow(list(row) + [f"{float(value):.6g}", int(flag), scores.score_kind])
     except OSError as exc:
         raise DetectorFileError(f"Could not write {path}: {exc.strerror or exc}. Choose another folder.") from exc
     return path

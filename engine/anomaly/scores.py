@@ -1,7 +1,9 @@
 """Anomaly scores from reconstruction errors: thresholds, counts at a threshold, ROC and PR curves.
 
-A sample is flagged when its score is strictly above the threshold, so "the largest training
-error" flags no training sample. Pure numpy + scikit-learn; no TensorFlow, no Qt.
+A sample's score is its mean squared reconstruction error, plain ("error") or, for images, after a
+Gaussian blur of input and reconstruction ("blurred_error"); `sample_scores` computes both. A sample
+is flagged when its score is strictly above the threshold, so "the largest training error" flags no
+training sample. Pure numpy, scipy.ndimage and scikit-learn; no TensorFlow, no Qt.
 """
 from __future__ import annotations
 
@@ -10,6 +12,18 @@ from dataclasses import dataclass
 import numpy as np
 
 MAD_TO_SIGMA = 1.4826  # MAD x this estimates the standard deviation of normal data
+SCORE_LABELS = {"error": "reconstruction error", "blurred_error": "blurred error (images)"}
+SCORE_RULES = {
+    "error": "the mean squared reconstruction error of the sample",
+    "blurred_error": "the mean squared difference between the image and its reconstruction after a Gaussian blur "
+                     "of both (sigma {sigma:g} in pixels, each channel on its own)",
+}
+# One-class MNIST (benchmarks/anomaly_mnist.py, benchmarks/README.md): blurring the signed difference (input
+# and reconstruction) by sigma 1 lifted the mean AUROC most (0.962 -> 0.971 at 20 epochs, 0.969 -> 0.976 at 50;
+# sigma 0.5, 0.75, 1.5 and 2 scored lower or tied; blurring the squared error map keeps its mean: no change).
+# Saved detectors store the score's name, not sigma: another blur needs a new name, or saved detectors would
+# score differently from how their threshold was set.
+BLUR_SIGMA = 1.0
 
 
 # --------------------------------------------------------------------------- per-sample errors
@@ -19,10 +33,37 @@ def squared_errors(x: np.ndarray, outputs: np.ndarray) -> np.ndarray:
     return np.square(np.asarray(x, np.float32) - np.asarray(outputs, np.float32))
 
 
-def sample_scores(x: np.ndarray, outputs: np.ndarray) -> np.ndarray:
-    """Mean squared reconstruction error of each sample."""
-    sq = squared_errors(x, outputs)
-    return sq.reshape(len(sq), -1).mean(axis=1) if len(sq) else np.empty(0, np.float32)
+def score_kinds(data_kind: str) -> tuple[str, ...]:
+    """The scores that apply to a data kind: the blur needs images; tables and sequences score plain errors."""
+    return ("error", "blurred_error") if data_kind == "image" else ("error",)
+
+
+def default_score(data_kind: str) -> str:
+    """The score a new detector uses: the blurred error for images (higher one-class MNIST AUROC), else plain."""
+    return "blurred_error" if data_kind == "image" else "error"
+
+
+def check_score(score_kind: str, data_kind: str) -> None:
+    from engine.core.errors import ConfigError
+
+    if score_kind not in score_kinds(data_kind):
+        allowed = ", ".join(score_kinds(data_kind))
+        raise ConfigError(f"The score {score_kind!r} does not apply to {data_kind} data; choose {allowed}.")
+
+
+def score_rule(score_kind: str) -> str:
+    """A sentence saying what a score is (for exports' metadata and tooltips)."""
+    return SCORE_RULES[score_kind].format(sigma=BLUR_SIGMA)
+
+
+def sample_scores(x: np.ndarray, outputs: np.ndarray, score_kind: str = "error",
+                  sigma: float = BLUR_SIGMA) -> np.ndarray:
+    """Each sample's anomaly score: its mean squared reconstruction error, plain or blurred (images; `sigma`
+    other than BLUR_SIGMA only for measuring)."""
+    if not len(x):
+        return np.empty(0, np.float32)
+    sq = squared_errors(x, outputs) if score_kind == "error" else error_maps(x, outputs, score_kind, sigma)
+    return sq.reshape(len(sq), -1).mean(axis=1)
 
 
 def feature_shares(x: np.ndarray, outputs: np.ndarray) -> np.ndarray:
@@ -32,9 +73,24 @@ def feature_shares(x: np.ndarray, outputs: np.ndarray) -> np.ndarray:
     return np.divide(sq, total, out=np.zeros_like(sq), where=total > 0)
 
 
-def error_maps(x: np.ndarray, outputs: np.ndarray) -> np.ndarray:
-    """Per-pixel squared error of (n, h, w, c) images, averaged over channels -> (n, h, w)."""
-    return squared_errors(x, outputs).mean(axis=-1)
+def error_maps(x: np.ndarray, outputs: np.ndarray, score_kind: str = "error", sigma: float = BLUR_SIGMA) -> np.ndarray:
+    """Per-pixel squared error of (n, h, w, c) images, averaged over channels -> (n, h, w); for the blurred
+    score the difference is blurred first, so a map's mean is the image's score either way."""
+    if score_kind == "error":
+        return squared_errors(x, outputs).mean(axis=-1)
+    if score_kind != "blurred_error":
+        raise ValueError(f"Unknown score {score_kind!r}; choose one of {', '.join(SCORE_LABELS)}.")
+    return np.square(blurred(np.asarray(x, np.float32) - np.asarray(outputs, np.float32), sigma)).mean(axis=-1)
+
+
+def blurred(images: np.ndarray, sigma: float = BLUR_SIGMA) -> np.ndarray:
+    """(n, h, w, c) images, each channel blurred by a Gaussian of `sigma` pixels over height and width."""
+    from scipy.ndimage import gaussian_filter1d
+
+    if np.ndim(images) != 4:
+        raise ValueError(f"The blurred score needs images (n, height, width, channels), got shape {np.shape(images)}.")
+    out = gaussian_filter1d(np.asarray(images, np.float32), sigma, axis=1, mode="reflect")
+    return gaussian_filter1d(out, sigma, axis=2, mode="reflect")
 
 
 # --------------------------------------------------------------------------- sequences

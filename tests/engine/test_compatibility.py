@@ -51,5 +51,6 @@ def test_a_stopped_run_lists_and_resumes(tmp_path):
 def test_a_saved_detector_opens_and_scores_as_before():
     detector = load_detector(V0_1 / "synthetic.aedet")
     assert detector.kind == "table" and detector.threshold == 0.75 and len(detector.names) == 10
+    assert detector.score_kind == "error"  # saved before the score choice: the plain error it was made with
     expected = np.load(V0_1 / "synthetic_scores.npy", allow_pickle=False)
     np.testing.assert_allclose(score(detector.model, data_for(detector)).errors, expected, rtol=1e-5, atol=1e-7)

@@ -55,6 +55,7 @@ class ScorePlot(MplCanvas):
         self._labels: np.ndarray | None = None
         self._shown = np.empty(0)  # errors as drawn (clipped to the floor on a log axis)
         self._index_label = "sample"
+        self._score_label = "reconstruction error"
         self._threshold = float("nan")
         self._highlighted: int | None = None
         self._log = False
@@ -69,8 +70,9 @@ class ScorePlot(MplCanvas):
 
     # -- public API -----------------------------------------------------------------------
     def set_scores(self, errors: np.ndarray, train_errors: np.ndarray | None, labels: np.ndarray | None,
-                   threshold: float, index_label: str = "sample") -> None:
-        """Errors by index (labels: 1 anomalous, 0 normal), histograms, and the threshold line."""
+                   threshold: float, index_label: str = "sample", score_label: str = "reconstruction error") -> None:
+        """Errors by index (labels: 1 anomalous, 0 normal), histograms, and the threshold line; the error axes are
+        named `score_label` (which score the errors are)."""
         self._errors = np.nan_to_num(np.asarray(errors, float).ravel(), nan=0.0, posinf=np.finfo(float).max)
         self._train = None if train_errors is None else np.asarray(train_errors, float).ravel()
         self._train = None if self._train is None else self._train[np.isfinite(self._train)]
@@ -78,6 +80,8 @@ class ScorePlot(MplCanvas):
         if labels is not None and len(labels) == len(self._errors):
             self._labels = np.asarray(labels).ravel().astype(int) != 0
         self._index_label = index_label
+        self._score_label = score_label
+        self.ax.set_ylabel(score_label)
         self._threshold = float(threshold)
         self._highlighted = None
         self._highlight.set_data([], [])
@@ -156,6 +160,9 @@ class ScorePlot(MplCanvas):
         data = stairs.get_data()
         return np.asarray(data.values), np.asarray(data.edges)
 
+    def score_label(self) -> str:
+        return self._score_label
+
     def message(self) -> str:
         return self._message.get_text()
 
@@ -223,7 +230,7 @@ class ScorePlot(MplCanvas):
             stairs.set_visible(True)
             top = max(top, float(density.max()))
         self.hist_ax.set_ylim(0, top * 1.1 if top > 0 else 1.0)
-        self.hist_ax.set_xlabel("reconstruction error")
+        self.hist_ax.set_xlabel(self._score_label)
         self.hist_ax.set_ylabel("density per decade" if self._log else "density")
 
     def _apply_threshold(self) -> None:

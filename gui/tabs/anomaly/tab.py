@@ -1,4 +1,4 @@
-"""Anomaly detection tab: train a detector on normal data, score everything, choose a threshold."""
+"""Anomaly detection tab: train a detector on normal data, score everything, choose the score and a threshold."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,14 +9,13 @@ from PySide6.QtWidgets import (QGridLayout, QLabel, QMessageBox,
 
 from engine import jobs
 from engine.anomaly import scores as anomaly
-from engine.anomaly.detector import Detector, DetectorOutcome, Scores, data_kind
-from engine.anomaly.files import DETECTOR_SUFFIX
+from engine.anomaly.detector import Detector, DetectorOutcome, Rescored, Scores, data_kind
 from engine.core.config import MODEL_LABELS, TrainConfig
-from engine.core.errors import ConfigError, DetectorFileError
+from engine.core.errors import ConfigError
 from engine.core.events import BatchEnded, EpochEnded, Progress, Started
-from gui.common import file_dialogs
 from gui.common.forms import scroll_column, set_choice
 from gui.failures import failure_text, stopped
+from gui.tabs.anomaly.file_actions import DetectorFileActions
 from gui.tabs.anomaly.model_box import DetectorModelBox
 from gui.tabs.anomaly.sources import AnomalySourceBox
 from gui.tabs.anomaly.table_chooser import TableChooser
@@ -26,7 +25,7 @@ from gui.worker import JobRunner
 SUGGESTIONS = anomaly.THRESHOLD_LABELS
 
 
-class AnomalyTab(QWidget):
+class AnomalyTab(DetectorFileActions, QWidget):
     status_changed = Signal(str)
 
     def __init__(self, session=None, parent: QWidget | None = None):
@@ -36,6 +35,7 @@ class AnomalyTab(QWidget):
         self.detector: Detector | None = None
         self.scores: Scores | None = None
         self._inspecting: TableChooser | None = None
+        self._score_choice: str | None = None  # the score the user chose last (None: each data kind's default)
         self._epochs_total = 1  # of the detector training under way
         self._build()
         self._on_source_changed()
@@ -74,11 +74,12 @@ class AnomalyTab(QWidget):
         self.stop_button = button("Stop", self.stop, "Stop training after the current batch; the best model so far "
                                                      "is scored.")
         self.open_button = button("Open detector…", self.open_dialog)
-        self.save_button = button("Save detector…", self._save_dialog, "Model, scaler and threshold in one file.")
+        self.save_button = button("Save detector…", self._save_dialog, "Model, scaler, score and threshold in one "
+                                                                      "file.")
         self.score_button = button("Score another file…", self._score_dialog, "Score a new table / series file, or "
                                                                               "a folder of images, with this detector.")
-        self.export_button = button("Export scored CSV…", self._export_dialog, "The original rows plus anomaly_score "
-                                                                               "and anomaly_flag.")
+        self.export_button = button("Export scored CSV…", self._export_dialog, "The original rows plus anomaly_score, "
+                                                                               "anomaly_flag and anomaly_score_kind.")
         self.export_model_button = button("Export model…", self.show_export, "The detector's autoencoder as .keras, "
                                           "SavedModel, TFLite or ONNX, with its scaling built in and the threshold "
                                           "in the metadata.")
@@ -99,10 +100,12 @@ class AnomalyTab(QWidget):
         v.threshold_moved.connect(self._on_threshold_moved)
         v.sample_clicked.connect(self._on_sample_clicked)
         v.panel.apply_clicked.connect(self.apply_suggestion)
+        v.panel.score_chosen.connect(self._on_score_chosen)
         # the views users (and tests) reach through the tab
         self.loss_plot, self.score_plot, self.roc_plot, self.most, p = (v.loss_plot, v.score_plot, v.roc_plot,
                                                                         v.most, v.panel)
         self.panel, self.threshold, self.suggestion, self.percentile = p, p.threshold, p.suggestion, p.percentile
+        self.score = p.score  # the score combo
         self.mad_k, self.stats_label, self.confusion = p.mad_k, p.stats_label, p.confusion
         right = QWidget()
         column = QVBoxLayout(right)
@@ -117,6 +120,8 @@ class AnomalyTab(QWidget):
         source = self.source.currentData()
         self.data.show_source(source)
         self.model_box.offer(data_kind(source))
+        if self.detector is None:  # else the combo shows the shown detector's score
+            self.panel.show_score(data_kind(source), self._next_score(data_kind(source)))
         chooser = {"table": self.table_chooser, "sequence": self.sequence_chooser}.get(source)
         if chooser is not None and not self.runner.is_running():
             chooser.read()  # a restored path: show its columns before anything trains on them
@@ -134,6 +139,10 @@ class AnomalyTab(QWidget):
     def train_config(self) -> TrainConfig:
         return self.model_box.train_config(data_kind(self.source.currentData()))
 
+    def _next_score(self, kind: str) -> str:
+        """The score a new detector for `kind` data uses: the user's last choice where it applies, else the default."""
+        return self._score_choice if self._score_choice in anomaly.score_kinds(kind) else anomaly.default_score(kind)
+
     # ----- run ----------------------------------------------------------------------
     @Slot()
     def start(self) -> None:
@@ -147,7 +156,8 @@ class AnomalyTab(QWidget):
             return
         self.loss_plot.reset(f"Detector: {MODEL_LABELS[config.model_kind]}")
         self.views.setCurrentWidget(self.loss_plot)
-        self._run(jobs.train_detector_job(spec, config), "train detector", "Training the detector…")
+        score_kind = self._next_score(data_kind(self.source.currentData()))
+        self._run(jobs.train_detector_job(spec, config, score_kind), "train detector", "Training the detector…")
         self.status_changed.emit("Training the anomaly detector on the normal samples…")
 
     @Slot()
@@ -215,6 +225,10 @@ class AnomalyTab(QWidget):
             self.detector = result
             self.status_changed.emit("Detector opened; scoring its data…")
             self._score(result)
+        elif isinstance(result, Rescored):
+            self._end_progress("done, scored again", full=True)
+            self._show(result.detector, result.scores, f"Scored by the {anomaly.SCORE_LABELS[result.scores.score_kind]}"
+                       f"; threshold kept at the {result.percentile:.1f}th percentile of the training errors.")
         elif isinstance(result, Scores):
             self._end_progress(f"done, {len(result.errors)} scored", full=True)
             self._show(self.detector, result, f"Scored {result.data.source}.")
@@ -232,6 +246,8 @@ class AnomalyTab(QWidget):
         if self._inspecting is not None:
             chooser, self._inspecting = self._inspecting, None
             chooser.show_error(message)
+        if self.detector is not None and self.scores is not None:  # a failed rescoring: the score shown stays
+            self.panel.show_score(self.detector.kind, self.scores.score_kind)
         self.progress_label.setText(message)
         self.status_changed.emit(message)
         QMessageBox.warning(self, "Anomaly detection", message)
@@ -276,6 +292,19 @@ class AnomalyTab(QWidget):
         self._set_threshold(found[key])
         self.status_changed.emit(f"Threshold set to {found[key]:.6g} ({SUGGESTIONS[key]}).")
 
+    @Slot(str)
+    def _on_score_chosen(self, score_kind: str) -> None:
+        """The user chose a score: the next detectors use it, and the shown one is re-scored (no retraining)."""
+        self._score_choice = score_kind
+        if self.detector is None or self.scores is None or score_kind == self.scores.score_kind:
+            return
+        if self.runner.is_running():
+            self.panel.show_score(self.detector.kind, self.scores.score_kind)
+            self.status_changed.emit("The anomaly tab is busy; choose the score when the running job ends.")
+            return
+        self._run(jobs.rescore_job(self.detector, self.scores, score_kind), "rescore",
+                  f"Scoring by the {anomaly.SCORE_LABELS[score_kind]}…")
+
     @Slot(float, bool)
     def _on_threshold_moved(self, value: float, from_plot: bool) -> None:
         if self.detector is not None and (from_plot or value != self.detector.threshold):
@@ -293,91 +322,6 @@ class AnomalyTab(QWidget):
             return
         self.score_plot.highlight(index)
         self.status_changed.emit(f"Sample {index + 1}: score {self.scores.errors[index]:.6g}.")
-
-    # ----- files --------------------------------------------------------------------
-    @Slot()
-    def open_dialog(self) -> None:
-        path = file_dialogs.open_file(self, "Open detector", "detector", f"Detectors (*{DETECTOR_SUFFIX})")
-        if path:
-            self.open_detector(path)
-
-    def open_detector(self, path: str) -> None:
-        if not self.runner.is_running():
-            self._run(jobs.open_detector_job(path), "open detector", f"Opening {Path(path).name}…")
-
-    @Slot()
-    def _save_dialog(self) -> None:
-        if self.detector is None:
-            return
-        path = file_dialogs.save_file(self, "Save detector", "detector", f"detector{DETECTOR_SUFFIX}",
-                                      f"Detectors (*{DETECTOR_SUFFIX})")
-        if path:
-            self.save_detector(path)
-
-    def save_detector(self, path: str) -> bool:
-        from engine.anomaly.files import save_detector
-
-        if self.detector is None or self.runner.is_running():
-            return False
-        written = self._written("Could not save the detector", lambda: save_detector(self.detector, path))
-        if written:
-            self.status_changed.emit(f"Detector saved to {written} (threshold {self.detector.threshold:.6g}).")
-        return written is not None
-
-    @Slot()
-    def _score_dialog(self) -> None:
-        if self.detector is None:
-            return
-        if self.detector.kind == "image":
-            path = file_dialogs.folder(self, "Choose a folder of images to score", "data")
-            if path:
-                self.score_file(score_path=path)
-        else:
-            path = file_dialogs.open_file(self, "Choose a table to score", "table",
-                                          "Tables (*.csv *.tsv *.txt);;All files (*)")
-            if path:
-                self.score_file(path=path)
-
-    def score_file(self, path: str = "", score_path: str = "") -> None:
-        if self.detector is not None and not self.runner.is_running():
-            self._score(self.detector, path, score_path)
-
-    @Slot()
-    def _export_dialog(self) -> None:
-        if self.scores is None:
-            return
-        path = file_dialogs.save_file(self, "Export scored data", "csv", "scored.csv", "CSV (*.csv)")
-        if path:
-            self.export_csv(path)
-
-    def export_csv(self, path: str) -> bool:
-        from engine.anomaly.scored_csv import write_scored_csv
-
-        if self.scores is None or self.detector is None:
-            return False
-        written = self._written("Could not export", lambda: write_scored_csv(self.scores, self.detector.threshold,
-                                                                             path))
-        if written:
-            self.status_changed.emit(f"Scored data written to {written}.")
-        return written is not None
-
-    def _written(self, failure: str, write):
-        """What write() wrote, or None after telling the user why it could not."""
-        try:
-            return write()
-        except DetectorFileError as exc:
-            QMessageBox.warning(self, failure, str(exc))
-            return None
-
-    @Slot()
-    def show_export(self) -> None:
-        from engine.export.plans import plan_for_detector
-        from gui.common.export_dialog import ExportDialog
-
-        if self.detector is not None:
-            self.export_dialog = ExportDialog(plan_for_detector(self.detector, self.scores), self,
-                                              "the anomaly detector's model")
-            self.export_dialog.show()
 
     # ----- settings -----------------------------------------------------------------
     def save_settings(self, settings: QSettings) -> None:

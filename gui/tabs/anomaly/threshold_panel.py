@@ -1,24 +1,37 @@
-"""The controls under the scores plot: the threshold, label-free and F1 suggestions, and what the
-threshold flags (counts and, with labels, the confusion matrix)."""
+"""The controls under the scores plot: the score (plain or blurred error), the threshold, label-free and F1
+suggestions, and what the threshold flags (counts and, with labels, the confusion matrix)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from engine.anomaly.scores import THRESHOLD_LABELS, ThresholdStats
+from engine.anomaly.scores import BLUR_SIGMA, SCORE_LABELS, THRESHOLD_LABELS, ThresholdStats, score_kinds
 from engine.core.config import Limits
-from gui.common.forms import choice_combo, float_spin
+from gui.common.forms import choice_combo, float_spin, set_choice
+
+
+SCORE_TIP = ("What a sample's anomaly score is. Reconstruction error: the mean squared difference between the sample "
+             "and its reconstruction. Blurred error (images only): the same after a Gaussian blur of both (sigma "
+             f"{BLUR_SIGMA:g} pixel), so a thick stroke or blob that the model cannot rebuild counts more than "
+             "scattered pixel noise; it separates one-class MNIST better. Tables and sequences use the plain error. "
+             "Changing it after training re-scores the same reconstructions (no retraining), keeps the threshold at "
+             "the same percentile of the training errors, and is saved with the detector.")
 
 
 class ThresholdPanel(QWidget):
-    """`threshold_typed(value)` when the user types a threshold, `apply_clicked()` for a suggestion."""
+    """`threshold_typed(value)` when the user types a threshold, `apply_clicked()` for a suggestion,
+    `score_chosen(kind)` when the user chooses a score."""
 
     threshold_typed = Signal(float)
     apply_clicked = Signal()
+    score_chosen = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self.score = choice_combo(SCORE_LABELS, "error")
+        self.score.setToolTip(SCORE_TIP)
+        self.score.currentIndexChanged.connect(lambda: self.score_chosen.emit(self.score.currentData()))
         self.threshold = QDoubleSpinBox()
         self.threshold.setDecimals(6)
         self.threshold.setRange(0.0, 1e12)
@@ -42,7 +55,8 @@ class ThresholdPanel(QWidget):
         self.confusion = _confusion_table()
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
-        for widgets in ((QLabel("Threshold"), self.threshold, QLabel("q"), self.percentile, QLabel("k"), self.mad_k),
+        for widgets in ((QLabel("Score"), self.score),
+                        (QLabel("Threshold"), self.threshold, QLabel("q"), self.percentile, QLabel("k"), self.mad_k),
                         (QLabel("Suggest"), self.suggestion, apply, self.log_scale)):
             row = QHBoxLayout()
             for w in widgets:
@@ -53,6 +67,16 @@ class ThresholdPanel(QWidget):
         stats.addWidget(self.stats_label, 1)
         stats.addWidget(self.confusion)
         column.addLayout(stats)
+
+    def show_score(self, data_kind: str, score_kind: str) -> None:
+        """Offer the scores that apply to `data_kind` (the others greyed out) with `score_kind` chosen, without
+        emitting score_chosen."""
+        allowed = score_kinds(data_kind)
+        self.score.blockSignals(True)
+        for i in range(self.score.count()):
+            self.score.model().item(i).setEnabled(self.score.itemData(i) in allowed)
+        set_choice(self.score, score_kind if score_kind in allowed else allowed[0])
+        self.score.blockSignals(False)
 
     def show_value(self, value: float) -> None:
         """Show a threshold set elsewhere (the plot, a suggestion) without emitting threshold_typed."""

@@ -13,6 +13,8 @@ from gui.tabs.anomaly.score_plot import ScorePlot
 from gui.tabs.anomaly.threshold_panel import ThresholdPanel
 
 INDEX_LABELS = {"image": "image", "table": "row", "sequence": "window"}
+SCORE_AXES = {"error": "reconstruction error",
+              "blurred_error": f"blurred reconstruction error (sigma {anomaly.BLUR_SIGMA:g})"}
 NO_LABELS = ("ROC and precision-recall curves need labels: choose a label column (tables, sequences), MNIST, "
              "or good/ and other subfolders to score.")
 
@@ -50,9 +52,12 @@ class DetectorViews(QTabWidget):
         self.threshold_moved.emit(value, True)
 
     def show_scores(self, detector, scores) -> str:
-        """Draw a detector's scores (its threshold included); returns the AUROC / AP sentence ("" without labels)."""
+        """Draw a detector's scores (its threshold and score kind included); returns the AUROC / AP sentence ("" without
+        labels)."""
+        self.panel.show_score(detector.kind, scores.score_kind)
         self.score_plot.set_scores(scores.errors, detector.train_errors, scores.labels, detector.threshold,
-                                   index_label=INDEX_LABELS[scores.data.kind])
+                                   index_label=INDEX_LABELS[scores.data.kind],
+                                   score_label=SCORE_AXES[scores.score_kind])
         metrics = ""
         if anomaly.has_both_classes(scores.labels):
             found = anomaly.curves(scores.errors, scores.labels)

@@ -90,8 +90,8 @@ def test_scored_csv_has_rows_score_and_flag(synthetic, tmp_path):
     out = write_scored_csv(synthetic.scores, synthetic.detector.threshold, tmp_path / "scored.csv")
     with open(out) as f:
         rows = list(csv.reader(f))
-    assert rows[0][-2:] == ["anomaly_score", "anomaly_flag"] and len(rows) == 1051
-    flags = [int(r[-1]) for r in rows[1:]]
+    assert rows[0][-3:] == ["anomaly_score", "anomaly_flag", "anomaly_score_kind"] and len(rows) == 1051
+    flags = [int(r[-2]) for r in rows[1:]]
     assert flags == strictly_above(synthetic.scores.errors, synthetic.detector.threshold).tolist()
     assert not list(tmp_path.glob(".*tmp*"))  # the temporary file was renamed, not left behind
 
@@ -208,7 +208,7 @@ def test_largest_training_error_flags_no_training_row(synthetic, tmp_path):
     out = write_scored_csv(scores, threshold, tmp_path / "at_max.csv")
     with open(out) as f:
         rows = list(csv.reader(f))[1:]
-    assert [int(r[-1]) for r in rows] == expected.astype(int).tolist()
+    assert [int(r[-2]) for r in rows] == expected.astype(int).tolist()
 
 
 def test_sequence_flags_cover_the_steps_of_flagged_windows_only():

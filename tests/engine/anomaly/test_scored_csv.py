@@ -25,7 +25,7 @@ def test_table_rows_keep_their_cells_and_gain_score_and_flag(tmp_path):
     data = AnomalyData("table", Dataset(x[:1], x[:1]), x, None, "t.csv", ("a",), table=table)
     out = write_scored_csv(Scores(ERRORS, None, x, x, data), 0.5, tmp_path / "scored.csv")
     got = rows(out)
-    assert got[0] == ["a", "b", "anomaly_score", "anomaly_flag"]
+    assert got[0] == ["a", "b", "anomaly_score", "anomaly_flag", "anomaly_score_kind"]
     assert [r[:2] for r in got[1:]] == [["1", "x"], ["2", "y"], ["3", "z"], ["4", "w"], ["5", "v"]]
     assert [r[2] for r in got[1:]] == ["0.125", "0.5", "0.25", "0.5", "0.75"]
     assert [r[3] for r in got[1:]] == ["0", "0", "0", "0", "1"]  # the two rows at 0.5 sit on the threshold
@@ -36,7 +36,7 @@ def test_images_are_named_and_labels_written(tmp_path):
     data = AnomalyData("image", Dataset(x[:1], x[:1]), x, np.array([0, 1, 0, 0, 1], np.int8), "folder",
                        sample_names=tuple(f"im{i}.png" for i in range(5)))
     got = rows(write_scored_csv(Scores(ERRORS, data.labels, x, x, data), 0.25, tmp_path / "s.csv"))
-    assert got[0] == ["sample", "label_anomalous", "anomaly_score", "anomaly_flag"]
+    assert got[0] == ["sample", "label_anomalous", "anomaly_score", "anomaly_flag", "anomaly_score_kind"]
     assert [(r[0], r[1], r[3]) for r in got[1:]] == [("im0.png", "0", "0"), ("im1.png", "1", "1"),
                                                       ("im2.png", "0", "0"), ("im3.png", "0", "1"),
                                                       ("im4.png", "1", "1")]
@@ -52,7 +52,7 @@ def test_synthetic_rows_are_written_as_the_values_shown(tmp_path):
                        scaler=Scaler(np.array([10.0, 20.0]), np.array([2.0, 1.0])))
     got = rows(write_scored_csv(Scores(np.array([0.1, 0.2], np.float32), labels, x, x, data), 0.1,
                                 tmp_path / "d.csv"))
-    assert got[0] == ["x1", "x2", "label_anomalous", "anomaly_score", "anomaly_flag"]
+    assert got[0] == ["x1", "x2", "label_anomalous", "anomaly_score", "anomaly_flag", "anomaly_score_kind"]
     assert got[1][:3] == ["10", "21", "0"] and got[2][:3] == ["14", "19", "1"] and [got[1][4], got[2][4]] == ["0", "1"]
 
 
@@ -64,8 +64,9 @@ def test_sequence_steps_are_flagged_inside_flagged_windows(tmp_path):
     scores = Scores(np.array([0.25, 0.5, 0.75, 0.5], np.float32), None, windows, windows, data,
                     point_scores=np.arange(10, dtype=np.float32))
     got = rows(write_scored_csv(scores, 0.5, tmp_path / "seq.csv"))
-    assert [r[-1] for r in got[1:]] == ["0", "0", "0", "0", "1", "1", "1", "1", "0", "0"]
-    assert [r[-2] for r in got[1:]] == [str(i) for i in range(10)]  # each step's own score
+    assert [r[-2] for r in got[1:]] == ["0", "0", "0", "0", "1", "1", "1", "1", "0", "0"]
+    assert [r[-3] for r in got[1:]] == [str(i) for i in range(10)]  # each step's own score
+    assert {r[-1] for r in got[1:]} == {"error"}
     assert flags_of(scores, 0.5).sum() == 4
 
 

@@ -77,7 +77,7 @@ def test_synthetic_demo_train_drag_threshold_save_and_export(qtbot, window, mess
     assert int(tab.confusion.item(0, 0).text()) + int(tab.confusion.item(1, 0).text()) == expected.sum()
     assert tab.export_csv(str(tmp_path / "at_max.csv"))
     with open(tmp_path / "at_max.csv") as f:
-        assert [int(r[-1]) for r in list(csv.reader(f))[1:]] == expected.tolist()
+        assert [int(r[-2]) for r in list(csv.reader(f))[1:]] == expected.tolist()
     set_choice(tab.suggestion, "f1")
     tab.apply_suggestion()
     assert "F1 1.000" in tab.stats_label.text() or "F1 0.9" in tab.stats_label.text()
@@ -86,7 +86,7 @@ def test_synthetic_demo_train_drag_threshold_save_and_export(qtbot, window, mess
     assert tab.export_csv(str(tmp_path / "scored.csv"))
     with open(tmp_path / "scored.csv") as f:
         rows = list(csv.reader(f))
-    assert len(rows) == 1051 and rows[0][-1] == "anomaly_flag"
+    assert len(rows) == 1051 and rows[0][-2:] == ["anomaly_flag", "anomaly_score_kind"]
 
     threshold = tab.detector.threshold
     tab.detector = None

@@ -180,7 +180,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     from engine.data.images import read_image, write_image
     from engine.data.noise import NoiseConfig
     from engine.denoise.files import kept_bit_depth, same_file
-    from engine.denoise.pipeline import BUNDLED, MODEL_METHOD, denoise, load_bundled_denoiser
+    from engine.denoise.pipeline import BUNDLED, METHOD_LABELS, MODEL_METHOD, denoise, load_bundled_denoiser
 
     if same_file(source, target):
         raise CliError("The output would overwrite the input; choose another file name.")
@@ -189,12 +189,14 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     model, name, methods = None, "", [method]
     if method == "bundled":
         tell("Loading the bundled denoiser…")
-        model, name, methods = load_bundled_denoiser(), BUNDLED, [MODEL_METHOD]
+        channels = 1 if image.pixels.ndim == 2 else image.pixels.shape[-1]
+        model, name, methods = load_bundled_denoiser(channels), METHOD_LABELS[BUNDLED], [MODEL_METHOD]
     elif method not in CLASSICAL:
         from engine.models.files import load_model
 
         model, name, methods = load_model(method), Path(method).name, [MODEL_METHOD]
-    result = run_job(lambda state: denoise(image.pixels, noise, methods, model, name, state=state))
+    result = run_job(lambda state: denoise(image.pixels, noise, methods, model, name, strength=args.strength,
+                                           state=state))
     key = methods[0]
     written = write_image(target, result.outputs[key], bit_depth=kept_bit_depth(image, target), alpha=image.alpha)
     label = result.labels[key]
@@ -236,6 +238,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     for note in scores.data.notes:
         tell(note)
     print(f"Scored CSV written to {written}")
+    print(f"Score: {scores.score_kind} ({detector.score_rule}), saved with the detector")
     print(f"{int(flags.sum())} of {len(flags)} {unit} flagged at threshold {threshold:.6g}")
     return 0
 

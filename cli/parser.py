@@ -70,10 +70,14 @@ def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
     d.add_argument("--add-noise", type=float, metavar="SIGMA",
                    help="first add Gaussian noise of this sigma (0-255 scale) and print PSNR/SSIM vs the input")
     d.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the added noise (default 0)")
+    d.add_argument("--strength", type=float, default=1.0, metavar="X",
+                   help="scale the noise level a noise-aware model (the bundled one) is told: above 1 smooths more, "
+                        "below 1 keeps more detail (0-4, default 1; the Denoise tab's Strength slider)")
 
     s = sub.add_parser("score", help="score data with an anomaly detector (.aedet)",
                        description="Score a table / series file (CSV, TSV) or a folder of images with a saved "
-                       "anomaly detector and write the rows with anomaly_score and anomaly_flag columns.")
+                       "anomaly detector and write the rows with anomaly_score, anomaly_flag and anomaly_score_kind "
+                       "columns (the detector's saved score: plain or blurred reconstruction error).")
     s.add_argument("detector", metavar="DETECTOR.aedet", help="detector saved by the Anomaly tab")
     s.add_argument("data", metavar="DATA", help="CSV/TSV file (table or sequence detectors) or image folder")
     s.add_argument("--out", metavar="scored.csv", help="scored CSV to write (default: DATA's name + _scored.csv "

@@ -16,26 +16,30 @@ import numpy as np
 from engine.core.config import CLASSICAL_DENOISERS
 from engine.core.errors import ConfigError, ModelError
 from engine.core.jobs import JobState
-from engine.core.resources import BUNDLED_DENOISER
+from engine.core.resources import bundled_denoiser_path
 from engine.data.noise import NoiseConfig, add_noise
-from engine.denoise.classical import CLASSICAL_METHODS, classical_tiled, estimate_noise_sigma, tile_count
+from engine.denoise.classical import (CLASSICAL_METHODS, classical_tiled, estimate_noise_sigma, method_label,
+                                      tile_count)
 from engine.denoise.metrics import MetricRow, compare
+from engine.denoise.noise_level import NoiseLevel, default_noise_level, residual_noise
 from engine.denoise.tiling import as_hwc, count_tiles, denoise_tiled
 from engine.models.guards import channel_plan, fixed_size, model_channels, size_multiple
 
 MODEL_METHOD = "model"  # method id of the one Keras model given to denoise()
-BUNDLED = "DnCNN (bundled)"  # method id (and label) of the bundled model
-METHOD_LABELS = {**CLASSICAL_DENOISERS, MODEL_METHOD: "Denoiser model"}
+BUNDLED = "bundled"  # method id of the bundled model (grey or colour, chosen by the image)
+OLD_METHOD_IDS = {"DnCNN (bundled)": BUNDLED}  # ids saved by earlier versions
+METHOD_LABELS = {**CLASSICAL_DENOISERS, MODEL_METHOD: "Denoiser model", BUNDLED: "Bundled U-Net"}
 
 
-def load_bundled_denoiser():
-    """The bundled DnCNN-style denoiser (resources/denoiser_dncnn.keras), opened in safe mode."""
+def load_bundled_denoiser(channels: int = 1):
+    """The bundled noise-level-aware denoiser for `channels`-channel images, opened in safe mode."""
     from engine.models.files import load_model
 
-    if not BUNDLED_DENOISER.is_file():
-        raise ModelError(f"The bundled denoiser {BUNDLED_DENOISER.name} is missing from {BUNDLED_DENOISER.parent}. "
-                         "Reinstall Autoencoder Studio, or recreate it with `python tools/train_denoiser.py`.")
-    return load_model(BUNDLED_DENOISER)
+    path = bundled_denoiser_path(channels)
+    if not path.is_file():
+        raise ModelError(f"The bundled denoiser {path.name} is missing from {path.parent}. Reinstall Autoencoder "
+                         f"Studio, or recreate it with `python tools/train_denoiser.py --channels {channels}`.")
+    return load_model(path)
 
 
 @dataclass
@@ -48,6 +52,10 @@ class DenoiseResult:
     metrics: list[MetricRow] = field(default_factory=list)  # "noisy" first, then methods; empty without reference
     noise: NoiseConfig = field(default_factory=lambda: NoiseConfig("none"))
     sigma: float = 0.0  # noise sigma (0-1 scale) given to the classical methods
+    noise_level: NoiseLevel | None = None  # what noise-level-aware models were told
+    noise_left: dict[str, float] = field(default_factory=dict)  # without reference: "noisy" and each method ->
+    # the noise estimated in it (sigma on 0-255, engine.denoise.noise_level.residual_noise); lower is smoother,
+    # not necessarily better (an over-smoothed result has none left), so best_by does not rank it
 
     def megapixels_per_second(self, method: str) -> float:
         seconds = self.seconds.get(method, 0.0)
@@ -55,7 +63,8 @@ class DenoiseResult:
 
     def best_by(self) -> dict[str, str]:
         """The best method of each measure: {"psnr": .., "ssim": .. (highest, when measured), "seconds":
-        .. (quickest)}; the noisy input is not a method. Ties go to the method run first."""
+        .. (quickest)}; the noisy input is not a method. Ties go to the method run first. The noise left
+        (no reference) is not ranked: the least is the smoothest, which may have lost detail."""
         methods = list(self.outputs)
         scored = {r.method: r for r in self.metrics if r.method in self.outputs}
         best: dict[str, str] = {}
@@ -96,9 +105,10 @@ def method_labels(pixels: np.ndarray, methods: Sequence[str], models: Mapping[st
     labels: dict[str, str] = {}
     for method in methods:
         if method in CLASSICAL_METHODS:
-            labels[method] = METHOD_LABELS[method]
+            labels[method] = method_label(method, as_hwc(pixels).shape[-1])  # CBM3D on colour
         elif method in models:
-            labels[method] = (model_name or METHOD_LABELS[MODEL_METHOD]) if method == MODEL_METHOD else method
+            labels[method] = ((model_name or METHOD_LABELS[MODEL_METHOD]) if method == MODEL_METHOD
+                              else METHOD_LABELS.get(method, method))
             channel_plan(models[method], as_hwc(pixels).shape[-1])
         elif method == MODEL_METHOD:
             raise ConfigError("No denoising model is loaded: open one or choose another method.")
@@ -111,13 +121,16 @@ def method_labels(pixels: np.ndarray, methods: Sequence[str], models: Mapping[st
 
 
 def denoise(pixels: np.ndarray, noise: NoiseConfig, methods: Sequence[str], model=None, model_name: str = "",
-            *, state: JobState | None = None, tile: int = 512, overlap: int = 32) -> DenoiseResult:
+            *, noise_level: NoiseLevel | None = None, strength: float = 1.0, state: JobState | None = None,
+            tile: int = 512, overlap: int = 32) -> DenoiseResult:
     """Add noise (optional), run each method, score against the clean input when noise was added.
 
     methods: ids from CLASSICAL_METHODS and/or MODEL_METHOD ("model", which runs `model`, shown as
     `model_name`). `model` may also be a mapping {name: model}: each of its names listed in `methods`
-    runs that model. Raises before any work for unknown methods or a model that cannot take the image;
-    Stopped (engine.core.jobs) when asked to stop.
+    runs that model. noise_level: what noise-level-aware models are told (default: the Gaussian sigma added
+    on purpose, else an estimate from the noisy image, times `strength`). Without a clean reference, the noise
+    left in each output is estimated instead of scored. Raises before any work for unknown methods or a model
+    that cannot take the image; Stopped (engine.core.jobs) when asked to stop.
     """
     state = state or JobState()
     pixels = np.asarray(pixels, dtype=np.float32)
@@ -130,6 +143,8 @@ def denoise(pixels: np.ndarray, noise: NoiseConfig, methods: Sequence[str], mode
     noisy = add_noise(pixels, noise) if noise.adds_noise else pixels
     state.check("Stopped before denoising started.")
     sigma = noise.sigma / 255.0 if noise.kind == "gaussian" and noise.adds_noise else estimate_noise_sigma(noisy)
+    if noise_level is None and models:
+        noise_level = default_noise_level(noisy, noise, strength)
     outputs: dict[str, np.ndarray] = {}
     seconds: dict[str, float] = {}
     done = 0
@@ -138,18 +153,23 @@ def denoise(pixels: np.ndarray, noise: NoiseConfig, methods: Sequence[str], mode
         state.progress(done, total, f"{label}…")
         started = time.perf_counter()
         if method in models:
-            outputs[method] = denoise_tiled(models[method], noisy, tile=tile, overlap=overlap, state=part)
+            outputs[method] = denoise_tiled(models[method], noisy, noise_level=noise_level, tile=tile,
+                                            overlap=overlap, state=part)
         else:
             outputs[method] = classical_tiled(method, noisy, sigma, state=part)
         seconds[method] = time.perf_counter() - started
         done += counts[method]
     metrics: list[MetricRow] = []
+    noise_left: dict[str, float] = {}
     if noise.adds_noise:
         state.progress(total, total, "Scoring…")
         metrics = compare(pixels, {"noisy": noisy, **outputs})
+    else:
+        state.progress(total, total, "Estimating the noise left…")
+        noise_left = {method: residual_noise(image) for method, image in {"noisy": noisy, **outputs}.items()}
     state.progress(total, total, "Done")
     return DenoiseResult(pixels if noise.adds_noise else None, noisy, outputs, {"noisy": "Noisy", **labels},
-                         seconds, metrics, noise, sigma)
+                         seconds, metrics, noise, sigma, noise_level, noise_left)
 
 
 def _tile_counts(shape, labels: Mapping[str, str], models: Mapping[str, Any], tile: int,

@@ -211,7 +211,7 @@ def test_missing_inputs_are_one_line_errors(args, tmp_path):
 
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "in.png")
     (tmp_path / "data.csv").write_text("a\n1\n")
-    bundled = ROOT / "resources" / "denoiser_dncnn.keras"
+    bundled = ROOT / "resources" / "denoiser_unet.keras"
     done = cli(*[a.format(t=tmp_path, bundled=bundled) for a in args], runs=tmp_path / "runs")
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
@@ -237,9 +237,9 @@ def test_score_table_detector(tmp_path):
     assert done.returncode == 0, done.stderr
     with open(tmp_path / "scored.csv", newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["a", "b", "c", "anomaly_score", "anomaly_flag"]
+    assert rows[0] == ["a", "b", "c", "anomaly_score", "anomaly_flag", "anomaly_score_kind"]
     assert len(rows) == 49
-    flagged = sum(int(r[-1]) for r in rows[1:])
+    flagged = sum(int(r[-2]) for r in rows[1:])
     assert f"{flagged} of 48 rows flagged at threshold 0.5" in done.stdout
 
     # At a threshold equal to a row's score that row is not flagged: CLI and engine agree row by row.
@@ -253,7 +253,7 @@ def test_score_table_detector(tmp_path):
                    runs=tmp_path / "runs")
     assert on_score.returncode == 0, on_score.stderr
     with open(tmp_path / "at.csv", newline="") as f:
-        flags = [int(r[-1]) for r in list(csv.reader(f))[1:]]
+        flags = [int(r[-2]) for r in list(csv.reader(f))[1:]]
     expected = np.zeros(48, int)
     expected[np.argsort(errors, kind="stable")[np.searchsorted(np.sort(errors), at, side="right"):]] = 1
     assert flags == expected.tolist() and sum(flags) == 48 - (len(errors) // 2 + 1)
@@ -317,3 +317,21 @@ def test_help_is_light(command, tmp_path):
         assert "--help" in done.stdout and "--" in done.stdout.split("options:")[1]
     else:
         assert all(name in done.stdout for name in ("train", "denoise", "score", "export"))
+
+
+def test_denoise_strength_scales_what_the_bundled_model_is_told(tmp_path):
+    """--strength 3 smooths more than 1: the result is further from the noisy input."""
+    from PIL import Image
+    from skimage import data
+
+    Image.fromarray(data.camera()[200:264, 220:284]).save(tmp_path / "in.png")
+    outs = {}
+    for strength in ("1", "3"):
+        done = cli("denoise", tmp_path / "in.png", tmp_path / f"out{strength}.png", "--add-noise", "25",
+                   "--strength", strength, runs=tmp_path / "runs")
+        assert done.returncode == 0, done.stderr
+        outs[strength] = np.asarray(Image.open(tmp_path / f"out{strength}.png"), np.float64)
+    rough = {k: np.abs(np.diff(v, axis=1)).mean() for k, v in outs.items()}
+    assert rough["3"] < 0.9 * rough["1"], rough
+    bad = cli("denoise", tmp_path / "in.png", tmp_path / "bad.png", "--strength", "9", runs=tmp_path / "runs")
+    assert bad.returncode != 0 and "strength" in bad.stderr.lower() and "Traceback" not in bad.stderr

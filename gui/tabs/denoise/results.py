@@ -6,12 +6,18 @@ import math
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QTableWidgetItem
+from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem
 
 from gui.tabs.denoise.image_panels import LazyDifference
 from gui.tabs.denoise.photo_view import COLUMNS, PhotoView
 
-NO_REFERENCE = "No clean reference: add noise to measure PSNR and SSIM."
+NO_REFERENCE = "No clean original: PSNR and SSIM need one (add noise on purpose to score methods)."
+NOISE_LEFT = "Noise left (of 255)"
+NO_REFERENCE_COLUMNS = ("Method", NOISE_LEFT, "Seconds", "Megapixels/s")  # what can be measured without one
+NOISE_LEFT_TIP = ("The noise estimated in each image from its smooth areas: a standard deviation on 0-255, at the "
+                  "image's median brightness, root-mean-square over colour channels.\nLower is smoother, not "
+                  "better: an over-smoothed result has none left and lost detail with it,\nso this column is not "
+                  "ranked. Compare the results by eye.")
 
 
 def number(value: float | None, digits: int) -> str:
@@ -30,7 +36,7 @@ def best_method(result) -> str:
     return result.best_by().get("psnr", next(iter(result.outputs)))
 
 
-BEST_COLUMNS = {1: "psnr", 2: "ssim", 3: "seconds", 4: "seconds"}  # table column -> the measure it shows
+BEST_COLUMNS = {"PSNR (dB)": "psnr", "SSIM": "ssim", "Seconds": "seconds", "Megapixels/s": "seconds"}  # bolded
 
 
 def show_opened(page: PhotoView, image) -> None:
@@ -67,31 +73,50 @@ def show(page: PhotoView, result, image_name: str) -> None:
 
 
 def fill_metrics(page: PhotoView, result) -> None:
-    rows = ["noisy"] + list(result.outputs) if result.reference is not None else list(result.outputs)
+    """The table: PSNR, SSIM and times against the clean original; without one, the noise left and times."""
+    reference = result.reference is not None
+    columns = COLUMNS if reference else NO_REFERENCE_COLUMNS
+    rows = ["noisy"] + list(result.outputs)
     metrics = {r.method: r for r in result.metrics}
     best = result.best_by()  # bold: the best value of each column, not a whole row
     table = page.metrics_table
     table.blockSignals(True)
+    _set_columns(table, columns)
     table.setRowCount(len(rows))
     for r, method in enumerate(rows):
         row = metrics.get(method)
         seconds = result.seconds.get(method)
-        values = [result.labels.get(method, method),
-                  number(row.psnr, 2) if row else "—",
-                  number(row.ssim, 4) if row else "—",
-                  number(seconds, 2) if seconds is not None else "—",
-                  rate(result.megapixels_per_second(method)) if seconds is not None else "—"]
-        for c, text in enumerate(values):
-            table.setItem(r, c, _cell(text, method, c, bold=c in BEST_COLUMNS and best.get(BEST_COLUMNS[c]) == method,
-                                      tip=NO_REFERENCE if row is None and c in (1, 2) and result.reference is None
-                                      else ""))
+        left = result.noise_left.get(method)
+        values = {"Method": result.labels.get(method, method) if reference or method != "noisy" else "Input",
+                  "PSNR (dB)": number(row.psnr, 2) if row else "—",
+                  "SSIM": number(row.ssim, 4) if row else "—",
+                  NOISE_LEFT: number(left, 1) if left is not None else "—",
+                  "Seconds": number(seconds, 2) if seconds is not None else "—",
+                  "Megapixels/s": rate(result.megapixels_per_second(method)) if seconds is not None else "—"}
+        for c, column in enumerate(columns):
+            bold = column in BEST_COLUMNS and best.get(BEST_COLUMNS[column]) == method
+            table.setItem(r, c, _cell(values[column], method, c, bold, NOISE_LEFT_TIP if column == NOISE_LEFT else ""))
     table.blockSignals(False)
-    if result.reference is None:
-        page.metrics_note.setText(NO_REFERENCE)
+    if not reference:
+        page.metrics_note.setText(f"{NO_REFERENCE} Shown instead: the noise left in each result (lower is "
+                                  "smoother, not better: not ranked) and the time.")
     else:
         page.metrics_note.setText(f"{result.verdict()} Against the clean original ({result.noise.describe()}, "
                                   f"seed {result.noise.seed}); the best of each column is in bold. Click a row to "
                                   f"show it.")
+
+
+def _set_columns(table: QTableWidget, columns: tuple[str, ...]) -> None:
+    if tuple(table.horizontalHeaderItem(c).text() if table.horizontalHeaderItem(c) else ""
+             for c in range(table.columnCount())) == columns:
+        return
+    table.setColumnCount(len(columns))
+    table.setHorizontalHeaderLabels(columns)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    for c, name in enumerate(columns[1:], start=1):
+        header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        table.horizontalHeaderItem(c).setToolTip(NOISE_LEFT_TIP if name == NOISE_LEFT else "")
 
 
 def _cell(text: str, method: str, column: int, bold: bool, tip: str) -> QTableWidgetItem:
@@ -111,7 +136,8 @@ def _cell(text: str, method: str, column: int, bold: bool, tip: str) -> QTableWi
 def table_text(page: PhotoView) -> dict[str, dict[str, str]]:
     """The metrics table as {method label: {column: text}} (what the user reads)."""
     table = page.metrics_table
-    return {table.item(r, 0).text(): {COLUMNS[c]: table.item(r, c).text() for c in range(table.columnCount())}
+    names = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+    return {table.item(r, 0).text(): {names[c]: table.item(r, c).text() for c in range(table.columnCount())}
             for r in range(table.rowCount())}
 
 
@@ -123,6 +149,8 @@ def show_chosen(page: PhotoView, result) -> None:
     output, label, view = result.outputs[method], result.labels[method], page.view_combo.currentData()
     metric = next((r for r in result.metrics if r.method == method), None)
     scored = f": {number(metric.psnr, 2)} dB, SSIM {number(metric.ssim, 3)}" if metric else ""
+    if metric is None and method in result.noise_left:
+        scored = f": noise left {number(result.noise_left[method], 1)} of 255"
     if view == "result" or (view == "diff_clean" and result.reference is None):
         page.panels.set_image("result", output, title=f"{label}{scored}")
         return

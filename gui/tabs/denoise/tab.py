@@ -26,7 +26,7 @@ from gui.common import file_dialogs
 from gui.common.recent_files import RecentFiles
 from gui.failures import failure_text, stopped
 from gui.session import Session
-from gui.tabs.denoise import files, results
+from gui.tabs.denoise import files, long_run, results
 from gui.tabs.denoise.digits_view import DigitsView
 from gui.tabs.denoise.photo_view import PhotoView
 from gui.worker import JobRunner
@@ -48,7 +48,7 @@ class DenoiseTab(PhotoView):
         self.recent_files = RecentFiles("denoise/recent")
         self.max_pixels = MAX_PIXELS  # larger images are refused before they are decoded
         self._pending: tuple[str, Any] | None = None  # what the running job is for
-        self._bundled: tuple[float, Any] | None = None  # (file mtime, model) once loaded
+        self._bundled: tuple[tuple, Any] | None = None  # ((file, mtime), model) once loaded
         self._cancelling = False
         self._outcome = "idle"  # how the last job ended, for the bar: opened, done, saved, failed, cancelled
         self._started = 0.0
@@ -85,6 +85,7 @@ class DenoiseTab(PhotoView):
         for box in self.method_boxes.values():
             box.toggled.connect(self._sync_enabled)
         self.noise_kind.currentIndexChanged.connect(self._sync_enabled)
+        self.strength_panel.attach(self)  # gui.tabs.denoise.strength: estimate, strength slider, live preview
 
     @property
     def recent(self) -> list[str]:
@@ -207,8 +208,7 @@ class DenoiseTab(PhotoView):
         if self.image is None or self.runner.is_running():
             return False
         methods = self.chosen_methods()
-        if not methods:
-            self.status_changed.emit("Choose at least one method.")
+        if not long_run.ready_to_run(self, methods):  # a method chosen; a long run (BM3D) agreed to
             return False
         model = self.session.model if MODEL_METHOD in methods else None
         name = f"Current model ({model.name})" if model is not None else ""
@@ -219,7 +219,7 @@ class DenoiseTab(PhotoView):
         self.progress.setFormat("starting…")
         self.progress_label.setText("Starting…")
         self.runner.start(photo_denoise_job(self.image.pixels, self.noise_config(), methods, model, name,
-                                       self._bundled), "denoise")
+                                       self._bundled, strength=self.strength_panel.strength()), "denoise")
         self._sync_enabled()
         self.status_changed.emit(f"Denoising {self.image.path.name} with {len(methods)} method(s)…")
         return True

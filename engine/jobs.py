@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.core.config import DataSpec, TrainConfig
+from engine.core.config import SELF_SUPERVISED_KINDS, DataSpec, TrainConfig
 from engine.core.jobs import Job, JobState
-from engine.core.resources import BUNDLED_DENOISER
+from engine.core.resources import bundled_denoiser_path
 from engine.data.noise import NoiseConfig
 from engine.data.sources import load_data
 
@@ -69,6 +69,10 @@ def train_job(spec: DataSpec, config: TrainConfig, store=None, resume=None, dist
     and learning rate while it runs."""
 
     def job(state: JobState) -> TrainOutcome:
+        if config.model_kind in SELF_SUPERVISED_KINDS:  # noisy images only, not recorded in the run store
+            from engine.denoise.selfsupervised import train_from_spec
+
+            return TrainOutcome(*train_from_spec(spec, config, state, control))
         state.note("Loading data…")
         dataset = load_data(spec)
         state.note("Building the model (first start loads TensorFlow)…")
@@ -202,28 +206,65 @@ def save_image_job(path: Path, pixels: np.ndarray, bit_depth: int, alpha: np.nda
 class Denoised:
     result: Any  # engine.denoise.pipeline.DenoiseResult
     bundled: Any  # the bundled model, loaded in the worker (kept for the next run)
-    bundled_stamp: float
+    bundled_stamp: tuple  # (file, modification time) of the loaded bundled model
 
 
 def photo_denoise_job(pixels: np.ndarray, noise: NoiseConfig, methods: list[str], model, model_name: str,
-                      bundled: tuple[float, Any] | None) -> Job:
-    """Load the bundled model if it is asked for (reused while its file is unchanged), then denoise."""
+                      bundled: tuple[tuple, Any] | None, noise_level=None, strength: float = 1.0) -> Job:
+    """Load the bundled model if it is asked for (reused while its file is unchanged), then denoise (noise-aware
+    models told `noise_level`, default the added or estimated one times `strength`)."""
 
     def job(state: JobState) -> Denoised:
         from engine.denoise.pipeline import BUNDLED, MODEL_METHOD, denoise, load_bundled_denoiser
 
-        models, loaded, stamp = {}, None, 0.0
+        models, loaded, stamp = {}, None, ()
         if BUNDLED in methods:
-            stamp = BUNDLED_DENOISER.stat().st_mtime if BUNDLED_DENOISER.is_file() else 0.0
+            channels = 1 if np.ndim(pixels) == 2 else np.shape(pixels)[-1]
+            path = bundled_denoiser_path(channels)
+            stamp = (str(path), path.stat().st_mtime if path.is_file() else 0.0)
             if bundled is not None and bundled[0] == stamp:
                 loaded = bundled[1]
             else:
                 state.note("Loading the bundled denoiser…")
-                loaded = load_bundled_denoiser()
+                loaded = load_bundled_denoiser(channels)
             models[BUNDLED] = loaded
         if MODEL_METHOD in methods:
             models[MODEL_METHOD] = model
-        return Denoised(denoise(pixels, noise, methods, models or None, model_name, state=state), loaded, stamp)
+        return Denoised(denoise(pixels, noise, methods, models or None, model_name, noise_level=noise_level,
+                                strength=strength, state=state), loaded, stamp)
+
+    return job
+
+
+def self_train_job(pixels: np.ndarray, noise: NoiseConfig, config, folder: str = "") -> Job:
+    """Train a self-supervised denoiser (engine.denoise.selfsupervised; `config` a SelfSupervisedConfig) on a
+    photograph as it is denoised (with the noise added on purpose, if any: the clean original then only
+    scores the previews), plus the noisy images of `folder`, if given -> SelfSupervisedResult."""
+
+    def job(state: JobState):
+        from engine.data.noise import add_noise
+        from engine.denoise.selfsupervised import read_noisy_images, train_self_supervised
+
+        image = np.asarray(pixels, dtype=np.float32)
+        images = [add_noise(image, noise) if noise.adds_noise else image]
+        if folder:
+            grey = image.ndim == 2 or image.shape[-1] == 1
+            images += read_noisy_images(folder, "grey" if grey else "rgb", state=state)[0]
+        references = [image] + images[1:] if noise.adds_noise else None
+        return train_self_supervised(images, config, state, references=references)
+
+    return job
+
+
+def denoise_preview_job(pixels: np.ndarray, noise: NoiseConfig, strength: float, centre, previous=None,
+                        size=96) -> Job:
+    """The bundled noise-aware model on a region at `strength` (engine.denoise.preview.run_preview)
+    -> (PreviewState, Preview); an Estimated event first when the image is new."""
+
+    def job(state: JobState):
+        from engine.denoise.preview import run_preview
+
+        return run_preview(pixels, noise, strength, centre, previous, size, state)
 
     return job
 
@@ -231,13 +272,14 @@ def photo_denoise_job(pixels: np.ndarray, noise: NoiseConfig, methods: list[str]
 # ----------------------------------------------------------------------------- anomaly detection
 
 
-def train_detector_job(spec, config: TrainConfig) -> Job:
-    """Train a detector on the normal samples of `spec` (an AnomalySpec), score everything."""
+def train_detector_job(spec, config: TrainConfig, score_kind: str | None = None) -> Job:
+    """Train a detector on the normal samples of `spec` (an AnomalySpec), score everything (by `score_kind`,
+    default the data kind's)."""
 
     def job(state: JobState):
         from engine.anomaly.detector import train_detector
 
-        return train_detector(spec, config, state)
+        return train_detector(spec, config, state, score_kind)
 
     return job
 
@@ -249,6 +291,17 @@ def score_new_job(detector, path: str = "", score_path: str = "") -> Job:
         from engine.anomaly.detector import score_new
 
         return score_new(detector, path, score_path, state)
+
+    return job
+
+
+def rescore_job(detector, scores, score_kind: str) -> Job:
+    """Score the same reconstructions by another score kind, no retraining (engine.anomaly.detector.rescore)."""
+
+    def job(state: JobState):
+        from engine.anomaly.detector import rescore
+
+        return rescore(detector, scores, score_kind, state)
 
     return job
 

@@ -47,8 +47,23 @@ def sample_shape(model: keras.Model) -> tuple[int | None, ...]:
     return tuple(model.input_shape[1:])
 
 
+def takes_text(model) -> str:
+    """What the model takes, in words: "samples of 28x28x1", or each of several inputs by name and shape."""
+    inputs = getattr(model, "inputs", None) or []
+    if len(inputs) <= 1:
+        return f"samples of {shape_text(sample_shape(model))}"
+    named = [f"{getattr(t, 'name', '') or f'input {i + 1}'} ({shape_text(t.shape[1:])})" for i, t in enumerate(inputs)]
+    if takes_noise_level(model):
+        return f"a noisy image and its noise-level map: two inputs, {' and '.join(named)}"
+    return f"{len(inputs)} inputs: {', '.join(named)}"
+
+
 def check_fits(model: keras.Model, data_shape: tuple[int, ...]) -> None:
     """Raise ModelError when samples of `data_shape` cannot go through `model`."""
+    if len(getattr(model, "inputs", None) or []) > 1:
+        use = " Use it in the Denoise tab on photographs." if takes_noise_level(model) else ""
+        raise ModelError(f"This model takes {takes_text(model)}, so it cannot reconstruct the data's samples of "
+                         f"{shape_text(data_shape)} on their own.{use}")
     if not fits(sample_shape(model), data_shape):
         raise ModelError(f"This model takes samples of {shape_text(sample_shape(model))}, but the data has "
                          f"{shape_text(data_shape)}. Load matching data or train a new model on it.")
@@ -66,14 +81,26 @@ def fits_images(model, dataset) -> bool:
 # ----------------------------------------------------------------------------- image-to-image models
 
 def fully_convolutional(model) -> bool:
-    """True for a model taking images of any size: input (None, None, None, channels)."""
-    shape = input_shape(model)
+    """True for a model taking images of any size: input (None, None, None, channels), or two such inputs
+    for a noise-level-aware denoiser (takes_noise_level)."""
+    shape = input_shape(model) if not takes_noise_level(model) else tuple(model.inputs[0].shape)
     return shape is not None and len(shape) == 4 and shape[1] is None and shape[2] is None and shape[3] is not None
+
+
+def takes_noise_level(model) -> bool:
+    """True for a noise-level-aware denoiser: inputs `noisy` and `noise_level` of the same shape
+    (engine.models.denoiser.build_unet_denoiser; the level map is engine.denoise.noise_level.NoiseLevel)."""
+    inputs = getattr(model, "inputs", None) or []
+    names = [getattr(t, "name", "").split(":")[0] for t in inputs]
+    return (len(inputs) == 2 and names[1].startswith("noise_level")
+            and tuple(inputs[0].shape[1:]) == tuple(inputs[1].shape[1:]))
 
 
 def model_channels(model) -> int:
     """Channels of the model's (single, image) input; ModelError for other models."""
     shapes = model.input_shape
+    if isinstance(shapes, list) and takes_noise_level(model):
+        shapes = shapes[:1]
     if isinstance(shapes, list):
         if len(shapes) != 1:
             raise ModelError(f"This model has {len(shapes)} inputs; a denoiser takes one image.")
@@ -145,6 +172,8 @@ def require_generative(model) -> None:
     name = str(getattr(model, "name", "") or "")
     if name.endswith("_autoencoder"):
         what = f"a {name[:-len('_autoencoder')]} autoencoder"
+    elif takes_noise_level(model):
+        what = "a noise-level-aware denoiser (inputs noisy and noise_level)"
     elif "dncnn" in name.lower() or "denoiser" in name.lower():
         what = "a denoiser"
     else:

@@ -13,18 +13,22 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
 
 from engine.core.resources import BUNDLED_DENOISER
 from engine.data.noise import NOISE_KINDS, NOISE_LABELS, NOISE_NAMES
-from engine.denoise.pipeline import BUNDLED, MODEL_METHOD
+from engine.denoise.classical import bm3d_support
+from engine.denoise.pipeline import BUNDLED, MODEL_METHOD, OLD_METHOD_IDS
 from engine.models.guards import fully_convolutional, input_shape, shape_text
 from gui.common.forms import scroll_column
 from gui.common.recent_files import clean_recent
 from gui.tabs.denoise.image_panels import ImagePanels
+from gui.tabs.denoise.self_train import SelfTrainButton
+from gui.tabs.denoise.strength import StrengthPanel
 
 METHODS = {  # method id -> checkbox text, in the order they run and are listed
-    BUNDLED: "Bundled denoiser (DnCNN)",
+    BUNDLED: "Bundled denoiser (U-Net)",
     MODEL_METHOD: "Current model",
     "nl_means": "Non-local means",
     "tv": "TV (Chambolle)",
     "wavelet": "Wavelet (BayesShrink)",
+    "bm3d": "BM3D (colour: CBM3D)",
 }
 VIEWS = {"result": "Result", "diff_clean": "|result − clean|", "diff_noisy": "|result − noisy|"}
 COLUMNS = ("Method", "PSNR (dB)", "SSIM", "Seconds", "Megapixels/s")
@@ -99,6 +103,13 @@ class PhotoView(QWidget):
         self.method_boxes["nl_means"].setToolTip("scikit-image non-local means (fast mode), tuned on photographs.")
         self.method_boxes["tv"].setToolTip("Total-variation denoising (Chambolle): flat areas, sharp edges.")
         self.method_boxes["wavelet"].setToolTip("Wavelet shrinkage (BayesShrink): very fast, softer result.")
+        available, why = bm3d_support()
+        self.method_boxes["bm3d"].setToolTip(why)
+        if not available:  # listed, greyed out, saying why (as Export does for ONNX)
+            self.method_boxes["bm3d"].setEnabled(False)
+            self.method_boxes["bm3d"].setText(f"{METHODS['bm3d']}: not available")
+        self.self_train_button = SelfTrainButton(self)  # a self-supervised model of this image: Current model
+        column.addWidget(self.self_train_button)
         return box
 
     def _run_row(self) -> QHBoxLayout:
@@ -123,11 +134,15 @@ class PhotoView(QWidget):
                                        "here),\nor pick a sample photograph.")
         self._result_tools(self.panels.tool_row)
         table = self._metrics_table()
+        self.strength_panel = StrengthPanel()  # the slider and its live preview, beside the table
         bottom = QWidget()
-        column = QVBoxLayout(bottom)
-        column.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout(bottom)
+        row.setContentsMargins(0, 0, 0, 0)
+        column = QVBoxLayout()
         column.addWidget(self.metrics_note)
         column.addWidget(table, 1)
+        row.addLayout(column, 1)
+        row.addWidget(self.strength_panel)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.panels)
         right.addWidget(bottom)
@@ -202,9 +217,11 @@ class PhotoView(QWidget):
         here = BUNDLED_DENOISER.is_file()
         box = self.method_boxes[BUNDLED]
         box.setEnabled(here)
-        box.setToolTip("DnCNN-style residual denoiser shipped with the app (blind, Gaussian sigma 0-50)." if here
-                       else f"The bundled denoiser {BUNDLED_DENOISER.name} is missing from {BUNDLED_DENOISER.parent}; "
-                            "recreate it with `python tools/train_denoiser.py`.")
+        box.setToolTip("Noise-level-aware U-Net shipped with the app, trained on Gaussian and signal-dependent "
+                       "noise (sigma 0-55) and told the noise level; colour photographs go through it in a "
+                       "decorrelated colour space." if here else
+                       f"The bundled denoiser {BUNDLED_DENOISER.name} is missing from {BUNDLED_DENOISER.parent}: "
+                       "recreate it with `python tools/train_denoiser.py`.")
 
     # ----- settings -----------------------------------------------------------------
     def save_photo_settings(self, settings: QSettings) -> None:
@@ -225,7 +242,7 @@ class PhotoView(QWidget):
         self.seed.setValue(int(settings.value("denoise/seed", 0)))
         methods = settings.value("denoise/methods")
         if methods is not None:
-            chosen = set(clean_recent(methods, limit=len(METHODS)))
+            chosen = {OLD_METHOD_IDS.get(m, m) for m in clean_recent(methods, limit=len(METHODS) + 1)}
             for method, box in self.method_boxes.items():
                 box.setChecked(method in chosen and box.isEnabled())
         index = self.view_combo.findData(str(settings.value("denoise/view", "result")))

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, Q
 
 from engine.core.config import DataSpec
 from engine.jobs import data_job, open_model_job, reconstruct_job
+from engine.models.guards import takes_noise_level
 from gui.common import file_dialogs
 from gui.failures import failure_text
 from gui.session import Session
@@ -182,6 +183,11 @@ class ReconstructionTab(QWidget):
     def refresh(self) -> None:
         """Reconstruct the current data with the current model (loading default MNIST if needed)."""
         if not self._stale or self.session.model is None or self.runner.is_running():
+            return
+        if takes_noise_level(self.session.model):  # a photo denoiser told the noise level: nothing to reconstruct
+            self._stale = False
+            self.summary.setText(f"{self.session.model.name} denoises photographs (it is told their noise level): "
+                                 "use it in the Denoise tab.")
             return
         if self.session.dataset is None:
             self._pending = "data"

@@ -7,7 +7,8 @@ from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, Q
                                QPushButton, QVBoxLayout, QWidget)
 
 from engine.core.config import (DATA_LABELS, GENERATIVE_KINDS, LATENT_RANGE, LOSS_LABELS, MODEL_LABELS,
-                                PRIOR_LABELS, SEQUENCE_KINDS, VAE_KINDS, DataSpec, Limits, TrainConfig)
+                                PRIOR_LABELS, SELF_SUPERVISED_KINDS, SEQUENCE_KINDS, VAE_KINDS, DataSpec, Limits,
+                                TrainConfig)
 from engine.core.errors import ConfigError
 from gui.common import file_dialogs
 from gui.common.forms import choice_combo, float_spin, int_spin, set_choice
@@ -122,6 +123,15 @@ class TrainingForm(QWidget):
             set_choice(self.loss, "mse")
         elif kind in VAE_KINDS:
             set_choice(self.loss, "bce")
+        elif kind in SELF_SUPERVISED_KINDS:  # a folder of noisy photos, 128-pixel crops, a U-Net's settings
+            self.denoising.setChecked(False)
+            set_choice(self.loss, "mse")
+            if self.data_kind.currentData() not in ("folder", "patches"):
+                set_choice(self.data_kind, "folder")
+            for box, value, high in ((self.image_size, 128, None), (self.batch_size, 8, 32), (self.filters, 32, 64),
+                                     (self.learning_rate, 1e-3, 1e-3)):
+                if high is None and box.value() < 64 or high is not None and box.value() > high:
+                    box.setValue(value)
 
     @Slot()
     def sync_enabled(self) -> None:
@@ -130,14 +140,18 @@ class TrainingForm(QWidget):
         self.browse.setEnabled(kind in PATH_KINDS)
         self.image_size.setEnabled(kind in ("folder", "patches"))
         self.color.setEnabled(kind in ("folder", "patches"))
-        self.validation.setEnabled(kind in ("folder", "patches", "array"))
         model = self.model_kind.currentData()
-        self.filters.setEnabled(model in ("conv", "residual"))
+        self_supervised = model in SELF_SUPERVISED_KINDS
+        self.filters.setEnabled(model in ("conv", "residual") or self_supervised)
+        self.code_size.setEnabled(not self_supervised)
+        self.validation.setEnabled(kind in ("folder", "patches", "array") and not self_supervised)
+        self.denoising.setText("Add noise to clean images (the clean copies only score the previews)"
+                               if self_supervised else "Denoising (train on noisy inputs, clean targets)")
         self.depth.setEnabled(model == "residual")
         self.l1_weight.setEnabled(model == "sparse")
         self.beta.setEnabled(model in VAE_KINDS)
         self.prior.setEnabled(model == "aae")
-        self.loss.setEnabled(model not in VAE_KINDS)  # the ELBO needs binary cross-entropy
+        self.loss.setEnabled(model not in VAE_KINDS and not self_supervised)  # the ELBO needs cross-entropy
         self._sync_code_size(model in GENERATIVE_KINDS)
         self.noise_factor.setEnabled(self.denoising.isChecked())
 

@@ -18,6 +18,7 @@ from gui.common.loss_plot import LossPlot
 from gui.failures import failure_text, stopped
 from gui.session import Session
 from gui.tabs.training.form import TrainingForm
+from gui.tabs.training.previews import preview_rows
 from gui.worker import JobRunner
 
 LIVE_FIELDS = ("epochs", "learning_rate")  # the settings a running training takes (engine.training.control)
@@ -292,14 +293,9 @@ class TrainingTab(QWidget):
         self.progress.setFormat(f"epoch {min(epochs, epoch + 1)}/{epochs}  %p%{eta}")
 
     def _show_preview(self, event: PreviewReady) -> None:
-        errors = ((event.targets - event.outputs) ** 2).reshape(len(event.targets), -1).mean(axis=1)
-        if event.inputs.ndim != 4:  # tables have no picture to show
-            return
-        rows, titles = [event.targets, event.outputs], ["original", "reconstructed"]
-        if self._config is not None and self._config.denoising:
-            rows.insert(1, event.inputs)
-            titles.insert(1, "noisy input")
-        self.preview.set_images(rows, titles, [f"{e:.4f}" for e in errors])
+        shown = preview_rows(event, self._config)  # None for tables: no picture to show
+        if shown is not None:
+            self.preview.set_images(*shown)
 
     @Slot(object)
     def _on_succeeded(self, outcome) -> None:

@@ -23,10 +23,10 @@ from engine.denoise.classical import (CLASSICAL_METHODS, classical_tiled, estima
 from engine.denoise.metrics import MetricRow, compare
 from engine.denoise.noise_level import NoiseLevel, default_noise_level, residual_noise
 from engine.denoise.tiling import as_hwc, count_tiles, denoise_tiled
-from engine.models.guards import channel_plan, fixed_size, model_channels, size_multiple
+from engine.models.guards import channel_plan, fixed_size, model_channels, size_multiple, takes_noise_level
 
 MODEL_METHOD = "model"  # method id of the one Keras model given to denoise()
-BUNDLED = "bundled"  # method id of the bundled model (grey or colour, chosen by the image)
+BUNDLED = "bundled"  # method id of the bundled model (one grey U-Net; colour through a decorrelated space)
 OLD_METHOD_IDS = {"DnCNN (bundled)": BUNDLED}  # ids saved by earlier versions
 METHOD_LABELS = {**CLASSICAL_DENOISERS, MODEL_METHOD: "Denoiser model", BUNDLED: "Bundled U-Net"}
 
@@ -38,7 +38,7 @@ def load_bundled_denoiser(channels: int = 1):
     path = bundled_denoiser_path(channels)
     if not path.is_file():
         raise ModelError(f"The bundled denoiser {path.name} is missing from {path.parent}. Reinstall Autoencoder "
-                         f"Studio, or recreate it with `python tools/train_denoiser.py --channels {channels}`.")
+                         "Studio, or recreate it with `python tools/train_denoiser.py`.")
     return load_model(path)
 
 
@@ -180,7 +180,13 @@ def _tile_counts(shape, labels: Mapping[str, str], models: Mapping[str, Any], ti
         if method in models:
             m = models[method]
             counts[method] = count_tiles(shape, tile=tile, overlap=overlap, fixed=fixed_size(m),
-                                         multiple=size_multiple(m), passes=shape[-1] if model_channels(m) == 1 else 1)
+                                         multiple=size_multiple(m), passes=_passes(m, shape[-1]))
         else:
             counts[method] = tile_count(shape)
     return counts
+
+
+def _passes(model, channels: int) -> int:
+    """How many times the tiles are run: once per channel for a grey model on a colour image, except a
+    noise-aware one, which takes the three decorrelated channels in one pass (tiling.denoise_tiled)."""
+    return channels if model_channels(model) == 1 and not takes_noise_level(model) else 1

@@ -62,3 +62,17 @@ def test_the_bundled_model_is_better_on_colour_in_the_opponent_space_than_channe
     together = psnr(denoise_tiled(model, noisy, noise_level=level))
     apart = psnr(np.stack([denoise_tiled(model, noisy[..., c], noise_level=level) for c in range(3)], axis=-1))
     assert together > apart + 0.5, (together, apart)
+
+
+def test_progress_of_a_colour_image_through_the_grey_noise_aware_model_ends_at_its_total():
+    """One pass of tiles for the three decorrelated channels, not one per channel: the bar reaches its end."""
+    from engine.core.jobs import JobState
+    from engine.data.noise import NoiseConfig
+    from engine.denoise.pipeline import MODEL_METHOD, denoise
+
+    seen = []
+    rgb = np.random.default_rng(4).random((70, 90, 3)).astype(np.float32)
+    denoise(rgb, NoiseConfig("gaussian", 20.0), [MODEL_METHOD], small_unet(), state=JobState(seen.append), tile=32,
+            overlap=8)
+    tiles = [e for e in seen if "tile" in e.message]
+    assert tiles and tiles[-1].done == tiles[-1].total == seen[-1].total

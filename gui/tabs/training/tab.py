@@ -84,6 +84,7 @@ class TrainingTab(QWidget):
         self.progress.setValue(0)
         self.progress_label = QLabel("Press Start training to train on the built-in MNIST digits.")
         self.progress_label.setWordWrap(True)
+        self.data_kind.currentIndexChanged.connect(self._idle_hint)  # the hint names the data Start will use
         # Two lines always: a label that changes height would resize (and fully redraw) both plots.
         self.progress_label.setMinimumHeight(2 * self.progress_label.fontMetrics().lineSpacing() + 4)
         self.loss_plot = LossPlot(smoothing=0.6)  # batch points are already means over >= 0.1 s
@@ -270,6 +271,10 @@ class TrainingTab(QWidget):
             self._show_progress(event.epoch + 1, 0)
             self._say(event.message)
             self.status_changed.emit(event.message)
+
+    def _idle_hint(self) -> None:
+        if self.progress_label.text().startswith("Press Start training"):  # nothing has run yet
+            self._say(f"Press Start training to train on: {self.data_kind.currentText()}.")
 
     def _say(self, text: str) -> None:
         """The line under the bar. Its height only grows: a label that shrank back when a long line (the run's

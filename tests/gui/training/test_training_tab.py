@@ -255,3 +255,9 @@ def test_trained_vae_streams_its_terms_and_becomes_the_session_model(qtbot, wind
     assert guards.is_generative(window.session.model) and latent.latent_dim(window.session.model) == 2
     plot.reset("next run")  # a plain run after it has no right axis
     assert plot.ax2 is None and len(plot.figure.axes) == 1 and plot.legend_texts() == []
+
+
+def test_the_idle_hint_names_the_data_start_will_use(qtbot, window):
+    tab = window.training_tab
+    set_choice(tab.data_kind, "folder")
+    assert "Folder of my images" in tab.progress_label.text() and "MNIST" not in tab.progress_label.text()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QTimer, Signal, Slot
+import shiboken6
 from shiboken6 import isValid
 
 from engine.core.jobs import Job, JobState
@@ -159,6 +160,11 @@ def _reap(job: _Job) -> None:
     if isValid(job.thread):
         job.thread.wait()  # returns at once: the thread has emitted finished or is finished
         job.thread.deleteLater()
+    # The worker goes here, on the GUI thread, once its thread has ended. Deleted in its own thread (deleteLater
+    # on `finished`), its ~QObject asked for the GIL while holding one of Qt's connection locks, and the suite
+    # hung when the GUI thread, holding the GIL, waited for the same lock in QObject::connect.
+    if isValid(job.worker):
+        shiboken6.delete(job.worker)
 
 
 def _prune() -> None:
@@ -248,7 +254,6 @@ class JobRunner(QObject):
         worker.moveToThread(thread)
         worker.pending.connect(self._on_pending, Qt.ConnectionType.QueuedConnection)
         thread.started.connect(worker.run)
-        thread.finished.connect(worker.deleteLater)  # runs in the ending worker thread
         thread.finished.connect(self._on_thread_finished, Qt.ConnectionType.QueuedConnection)
         job = _Job(name, thread, worker, stop, channel)
         self._job = job

@@ -239,6 +239,20 @@ def test_no_thread_is_left_behind_after_a_job(qtbot, runner):
     qtbot.waitUntil(lambda: worker_module.live_threads() == [], timeout=2000)
 
 
+def test_the_worker_object_is_deleted_on_the_gui_thread(qtbot, runner):
+    """Deleted in its ending thread, the worker's ~QObject asked for the GIL while holding a Qt connection lock:
+    the suite hung when the GUI thread, holding the GIL, waited for that lock in QObject::connect."""
+    from PySide6.QtCore import Qt
+
+    deleted_on = []
+    with qtbot.waitSignal(runner.finished, timeout=5000):
+        runner.start(lambda state: None, "quick")
+        runner._job.worker.destroyed.connect(lambda *_: deleted_on.append(threading.current_thread()),
+                                             Qt.ConnectionType.DirectConnection)
+    qtbot.waitUntil(lambda: worker_module.live_threads() == [] and bool(deleted_on), timeout=5000)
+    assert deleted_on == [threading.main_thread()]
+
+
 _EXIT_SCRIPT = textwrap.dedent(
     """
     import os, sys, threading

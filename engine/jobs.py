@@ -7,6 +7,7 @@ training, latent, denoise, anomaly, export); heavy imports (TensorFlow) happen w
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,11 +15,29 @@ from typing import Any
 
 import numpy as np
 
+from engine.core import runtime
 from engine.core.config import SELF_SUPERVISED_KINDS, DataSpec, TrainConfig
 from engine.core.jobs import Job, JobState
 from engine.core.resources import bundled_denoiser_path
 from engine.data.noise import NoiseConfig
 from engine.data.sources import load_data
+
+
+def _with_tensorflow(factory):
+    """For the jobs that use TensorFlow: the job imports it first through engine.core.runtime, which keeps
+    the import from stalling the GUI thread (whichever job, or the warm-up, comes first)."""
+
+    @functools.wraps(factory)
+    def make(*args, **kwargs) -> Job:
+        job = factory(*args, **kwargs)
+
+        def with_tensorflow(state: JobState):
+            runtime.import_tensorflow()
+            return job(state)
+
+        return with_tensorflow
+
+    return make
 
 # ----------------------------------------------------------------------------- loading and opening
 
@@ -27,6 +46,7 @@ def data_job(spec: DataSpec) -> Job:
     return lambda state: load_data(spec)
 
 
+@_with_tensorflow
 def open_model_job(path: str | Path) -> Job:
     def job(state: JobState):
         from engine.models.files import load_model
@@ -40,6 +60,7 @@ def warm_up_job() -> Job:
     """Import TensorFlow and create its runtime ahead of the first training."""
 
     def job(state: JobState) -> str:
+        runtime.import_tensorflow()
         import keras
         import tensorflow as tf
 
@@ -60,12 +81,13 @@ class TrainOutcome:
     chief: bool = True  # False on a multi-worker cluster's other workers: they record and save nothing
 
 
+@_with_tensorflow
 def train_job(spec: DataSpec, config: TrainConfig, store=None, resume=None, distribute: str = "default",
               rollback: bool = False, control=None) -> Job:
     """Load the data and train; with a run store (engine.training.runs.RunStore) the run is recorded there,
     and `resume` (a RunInfo of that store, see engine.training.resume) continues it from its checkpoint,
     or with `rollback` from its best epoch. `distribute` names a tf.distribute strategy ("default",
-    "mirrored" or "multiworker"); `control` (engine.training.control.TrainingControl) changes the epochs
+    "mirrored" or "multiworker"); `control` (engine.training.requests.TrainingControl) changes the epochs
     and learning rate while it runs."""
 
     def job(state: JobState) -> TrainOutcome:
@@ -108,6 +130,7 @@ class Reconstructions:
     labels: np.ndarray | None
 
 
+@_with_tensorflow
 def reconstruct_job(model, dataset, noise_factor: float = 0.0, seed: int = 0, limit: int = 10000) -> Job:
     """Reconstruct (up to `limit`) validation samples and score each one."""
 
@@ -126,6 +149,7 @@ def reconstruct_job(model, dataset, noise_factor: float = 0.0, seed: int = 0, li
     return job
 
 
+@_with_tensorflow
 def digits_job(model, dataset, indices: np.ndarray, noise_factor: float, seed: int) -> Job:
     """Reconstruct the chosen validation digits (original, noisy, denoised rows of the Digits view)."""
     subset = SimpleNamespace(x_val=dataset.x_val[indices],
@@ -136,6 +160,7 @@ def digits_job(model, dataset, indices: np.ndarray, noise_factor: float, seed: i
 # ----------------------------------------------------------------------------- latent space
 
 
+@_with_tensorflow
 def encode_view_job(model, dataset, limit: int = 10000, refine_steps: int = 0) -> Job:
     """Encode validation samples of a VAE / AAE and lay them on a plane -> engine.latent.codes.LatentView."""
 
@@ -147,6 +172,7 @@ def encode_view_job(model, dataset, limit: int = 10000, refine_steps: int = 0) -
     return job
 
 
+@_with_tensorflow
 def prior_samples_job(model, n: int, seed: int) -> Job:
     """n images decoded from draws of the model's prior."""
 
@@ -158,6 +184,7 @@ def prior_samples_job(model, n: int, seed: int) -> Job:
     return job
 
 
+@_with_tensorflow
 def manifold_job(model, n: int) -> Job:
     """The n x n grid decoded over a 2-D latent plane -> (images, grid_x, grid_y)."""
 
@@ -169,6 +196,7 @@ def manifold_job(model, n: int) -> Job:
     return job
 
 
+@_with_tensorflow
 def interpolation_job(model, pair: np.ndarray, steps: int, mode: str, refine_steps: int = 0) -> Job:
     """Images decoded along the path between the codes of two images."""
 
@@ -209,6 +237,7 @@ class Denoised:
     bundled_stamp: tuple  # (file, modification time) of the loaded bundled model
 
 
+@_with_tensorflow
 def photo_denoise_job(pixels: np.ndarray, noise: NoiseConfig, methods: list[str], model, model_name: str,
                       bundled: tuple[tuple, Any] | None, noise_level=None, strength: float = 1.0) -> Job:
     """Load the bundled model if it is asked for (reused while its file is unchanged), then denoise (noise-aware
@@ -236,6 +265,7 @@ def photo_denoise_job(pixels: np.ndarray, noise: NoiseConfig, methods: list[str]
     return job
 
 
+@_with_tensorflow
 def self_train_job(pixels: np.ndarray, noise: NoiseConfig, config, folder: str = "") -> Job:
     """Train a self-supervised denoiser (engine.denoise.selfsupervised; `config` a SelfSupervisedConfig) on a
     photograph as it is denoised (with the noise added on purpose, if any: the clean original then only
@@ -256,6 +286,7 @@ def self_train_job(pixels: np.ndarray, noise: NoiseConfig, config, folder: str =
     return job
 
 
+@_with_tensorflow
 def denoise_preview_job(pixels: np.ndarray, noise: NoiseConfig, strength: float, centre, previous=None,
                         size=96) -> Job:
     """The bundled noise-aware model on a region at `strength` (engine.denoise.preview.run_preview)
@@ -272,6 +303,7 @@ def denoise_preview_job(pixels: np.ndarray, noise: NoiseConfig, strength: float,
 # ----------------------------------------------------------------------------- anomaly detection
 
 
+@_with_tensorflow
 def train_detector_job(spec, config: TrainConfig, score_kind: str | None = None) -> Job:
     """Train a detector on the normal samples of `spec` (an AnomalySpec), score everything (by `score_kind`,
     default the data kind's)."""
@@ -284,6 +316,7 @@ def train_detector_job(spec, config: TrainConfig, score_kind: str | None = None)
     return job
 
 
+@_with_tensorflow
 def score_new_job(detector, path: str = "", score_path: str = "") -> Job:
     """Score another file (tables, sequences) or folder (images) with a detector."""
 
@@ -295,6 +328,7 @@ def score_new_job(detector, path: str = "", score_path: str = "") -> Job:
     return job
 
 
+@_with_tensorflow
 def rescore_job(detector, scores, score_kind: str) -> Job:
     """Score the same reconstructions by another score kind, no retraining (engine.anomaly.detector.rescore)."""
 
@@ -306,6 +340,7 @@ def rescore_job(detector, scores, score_kind: str) -> Job:
     return job
 
 
+@_with_tensorflow
 def open_detector_job(path: str | Path) -> Job:
     def job(state: JobState):
         from engine.anomaly.files import load_detector
@@ -327,6 +362,7 @@ def read_table_job(path: str | Path) -> Job:
 # ----------------------------------------------------------------------------- export
 
 
+@_with_tensorflow
 def export_job(plan, fmt: str, part: str, target: str | Path, include_preprocessing: bool = True) -> Job:
     """Export `plan` (engine.export.plans.ExportPlan) and verify it -> engine.export.writer.ExportReport."""
 

@@ -160,7 +160,7 @@ def train_self_supervised(images: Sequence[np.ndarray], config: SelfSupervisedCo
     the epochs or the time budget run out, or a stop is asked for; blocks until then. It emits Started,
     BatchEnded, EpochEnded, PreviewReady and Finished (engine.core.events). `references` are the clean
     images, if known: they are used only for the previews, never for training. `control`
-    (engine.training.control.TrainingControl) changes the epochs and learning rate from the next epoch.
+    (engine.training.requests.TrainingControl) changes the epochs and learning rate from the next epoch.
     The model handed back holds the best epoch's weights. After a stop before the first epoch ended it
     holds the last weights."""
     import keras

@@ -1,44 +1,18 @@
 """Changing a training while it runs: more or fewer epochs and a new learning rate, asked for from any
-thread (TrainingControl), applied by the trainer at the end of the epoch under way (ApplyChanges), and
+thread (engine.training.requests.TrainingControl), applied by the trainer at the end of the epoch under way (ApplyChanges), and
 recorded in the run (the tracker's `changes` and `settings`). Also the roll-back of a diverged run to its
 best epoch (`roll_back`), which continues with a lower learning rate."""
 from __future__ import annotations
 
-import threading
 from typing import Any, Callable
 
 import numpy as np
 
-from engine.core.config import TrainConfig
 from engine.core.errors import ConfigError
 from engine.core.events import SettingsChanged
 from engine.training.callbacks import Tracker, Tracking
 from engine.training.checkpoints import optimizers_of
-
-
-class TrainingControl:
-    """The changes asked for a running training; the newest of each setting wins."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pending: dict[str, Any] = {}
-
-    def request(self, *, epochs: int | None = None, learning_rate: float | None = None) -> None:
-        """Ask for `epochs` in all and/or a new `learning_rate` from the next epoch; ConfigError when out of
-        the settings' limits."""
-        asked = {k: v for k, v in (("epochs", epochs), ("learning_rate", learning_rate)) if v is not None}
-        for name, value in asked.items():
-            limits = TrainConfig.LIMITS[name]
-            if not limits.low <= value <= limits.high:
-                raise ConfigError(f"{name.replace('_', ' ').capitalize()} must be between {limits.low:g} and "
-                                  f"{limits.high:g}; got {value:g}.")
-        with self._lock:
-            self._pending.update(asked)
-
-    def take(self) -> dict[str, Any]:
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        return pending
+from engine.training.requests import TrainingControl
 
 
 def set_learning_rate(model, old: float, new: float, total_steps: int) -> None:

@@ -7,7 +7,6 @@ holds the best epoch's weights; with a run (engine.training.runs) every epoch is
 from __future__ import annotations
 
 import contextlib
-import gc
 import math
 import time
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from engine.core import runtime
 from engine.core.config import MODEL_LABELS, TrainConfig
 from engine.core.errors import ConfigError, TrainingError
 from engine.core.events import Finished, Started
@@ -26,8 +26,9 @@ from engine.models.builders import build_autoencoder
 from engine.training import callbacks as cb
 from engine.training import health
 from engine.training.checkpoints import restore_checkpoint
-from engine.training.control import ApplyChanges, TrainingControl, roll_back
-from engine.training.pipeline import compile_model, mixture_labels, release_traces, train_pipeline
+from engine.training.control import ApplyChanges, roll_back
+from engine.training.requests import TrainingControl
+from engine.training.pipeline import as_tensor, compile_model, mixture_labels, release_traces, train_pipeline
 from engine.training.recorder import RunRecorder, mean_code_activation
 from engine.training.runs import RunInfo, RunStore
 
@@ -69,6 +70,10 @@ def train(config: TrainConfig, dataset, state: JobState | None = None, *, run: R
 
 def _train(config: TrainConfig, dataset, state: JobState, recorder: RunRecorder | None, resume: bool,
            strategy, rollback: bool, control: TrainingControl | None) -> TrainResult:
+    # What earlier trainings left (models since replaced, their graphs) goes first. A full collection that walked
+    # TensorFlow's ~360,000 long-lived objects held the GIL for ~250 ms (2 cores) and stalled the GUI: they are
+    # frozen once (engine.core.runtime), before this run's model exists, and this walks only what came after.
+    runtime.collect_garbage()
     x_train, x_val = _checked_arrays(dataset)
     keras.utils.set_random_seed(config.seed)
     batch_size, notes = _fitting_batch_size(config.batch_size, len(x_train))
@@ -99,14 +104,6 @@ def _train(config: TrainConfig, dataset, state: JobState, recorder: RunRecorder 
     if recorder is not None:
         recorder.begin(model, tracker)
         callbacks += recorder.keras_callbacks()
-    # TensorFlow and the models are hundreds of thousands of long-lived objects: a full garbage collection
-    # that walks them holds the GIL for ~300 ms (2 cores) and stalls the GUI. Collect once here, what earlier
-    # trainings left (models since replaced, their graphs) included, then freeze the survivors, so later
-    # collections skip them until the next training starts (frozen objects are never collected: unfreezing
-    # first keeps each run's model from staying for good).
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
     description = _describe(config, dataset, batch_size, notes, strategy)
     if resumed_after is not None:
         description += (f" Rolled back from epoch {checkpoint['epoch']} to epoch {resumed_after}, learning rate "
@@ -118,7 +115,7 @@ def _train(config: TrainConfig, dataset, state: JobState, recorder: RunRecorder 
     try:
         model.fit(
             train_pipeline(x_train, batch_size, config.noise_factor, config.seed, labels[0] if labels else None),
-            validation_data=tf.data.Dataset.from_tensor_slices(val_data).batch(max(batch_size, 256)),
+            validation_data=tf.data.Dataset.from_tensor_slices(tuple(as_tensor(v) for v in val_data)).batch(max(batch_size, 256)),
             epochs=TrainConfig.LIMITS["epochs"].high if control is not None else config.epochs,
             initial_epoch=resumed_after or 0, callbacks=callbacks, verbose=0, shuffle=False,
         )

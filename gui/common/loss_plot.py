@@ -85,6 +85,7 @@ class LossPlot(MplCanvas):
         self._background = None  # figure without the animated artists, from the last full draw
         self._background_size: tuple[int, int] | None = None
         self._legend_pixels = None  # the legend as last rendered, pasted over the curves
+        self._legend_where = None  # where those pixels were rendered (axes box, canvas size)
         self._needs_full_draw = True
         self._legend_stale = True  # the legend changed since its pixels were kept
         self.blits = 0  # data-only updates drawn by blitting (tests, profiling)
@@ -92,8 +93,9 @@ class LossPlot(MplCanvas):
         self.reset()
 
     # -- public API -----------------------------------------------------------------------
-    def reset(self, title: str = "") -> None:
-        """Forget all data (the artists stay; extra-key lines are removed)."""
+    def reset(self, title: str = "", total_epochs: int | None = None) -> None:
+        """Forget all data (the artists stay; extra-key lines are removed); `total_epochs` fixes x at once
+        (one full redraw for a new run, not a second when the run reports its length)."""
         for line in self._extra.values():
             line.remove()
         self._extra.clear()
@@ -105,9 +107,9 @@ class LossPlot(MplCanvas):
             self._relayout()
         self._series = {name: ([], []) for name in ("batch", "loss", "val_loss")}
         self._ema, self._ema_count, self._best = 0.0, 0, None
-        self._total = None
+        self._total = max(1, int(total_epochs)) if total_epochs else None
         self._xmax = 0.0  # largest x seen
-        self._ranges[self.ax].reset()
+        self._ranges[self.ax].reset(from_zero=total_epochs is not None)  # a run starting: its loss will fall
         for line in self._fixed.values():
             line.set_data([], [])
         self.ax.set_title(title)
@@ -345,14 +347,20 @@ class LossPlot(MplCanvas):
         self._draw_curves(event.renderer)
 
     def _render_legend(self, renderer) -> None:
-        """Draw the legend alone over the background and keep its pixels (the buffer is left as
-        the background)."""
+        """Draw the legend alone over the background and keep its pixels (the buffer is left as the
+        background). The legend is opaque, so pixels kept from an earlier draw serve as long as its
+        entries and place are the same: a full redraw for new limits skips a third of its work."""
+        legend = self.legend_axes().get_legend()
+        where = (tuple(self.legend_axes().bbox.bounds), self.get_width_height(physical=True))
+        if legend is not None and not self._legend_stale and self._legend_pixels is not None \
+                and where == self._legend_where:
+            return
         self._legend_pixels = None
         self._legend_stale = False
-        legend = self.legend_axes().get_legend()
         if legend is not None:
             legend.draw(renderer)
             self._legend_pixels = self.copy_from_bbox(legend.get_window_extent(renderer).padded(2))
+            self._legend_where = where
             self.restore_region(self._background)
 
     def _draw_curves(self, renderer) -> None:

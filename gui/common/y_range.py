@@ -24,7 +24,10 @@ class YRange:
         self.ax = ax
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self, from_zero: bool = False) -> None:
+        """Forget the data; `from_zero`: non-negative data on a linear axis is fitted as if it reached 0, so a
+        live loss falling from its first value needs no new limits (each costs a full redraw of the plot)."""
+        self.from_zero = from_zero
         self.ymin = self.ymax = math.nan  # finite y extremes seen
         self.ypos = math.nan  # smallest positive y seen (log axis)
         self.fitted = False  # y limits fitted to data yet (the first data is fitted afresh)
@@ -47,6 +50,8 @@ class YRange:
             return (0.01, 1.0) if log else (0.0, 1.0)
         fwd, back = (math.log10, lambda v: 10.0**v) if log else (float, float)
         a, b = fwd(lo_data), fwd(hi_data)
+        if self.from_zero and not log and a >= 0:
+            a = 0.0
         span = b - a
         min_width = 0.2 if log else (0.1 * max(abs(a), abs(b)) or 1.0)  # decades on a log axis
         if not fresh:

@@ -40,7 +40,7 @@ class TrainingTab(QWidget):
         self._epoch_seconds: list[float] = []
         self._steps = 1
         self._config: TrainConfig | None = None
-        self._control = None  # the running training's engine.training.control.TrainingControl
+        self._control = None  # the running training's engine.training.requests.TrainingControl
         self._rollback_run = None  # the last run, when rolling it back is advised
         self._warned = 0
         self.form = TrainingForm()
@@ -164,12 +164,12 @@ class TrainingTab(QWidget):
 
     def _begin(self, make_job, config: TrainConfig, message: str) -> None:
         """Start the job `make_job(control)` makes, with a fresh TrainingControl for mid-run changes."""
-        from engine.training.control import TrainingControl
+        from engine.training.requests import TrainingControl
 
         self._config, self._control, self._rollback_run = config, TrainingControl(), None
         self._warned = 0  # health warnings of this run
         self._epoch_seconds.clear()
-        self.loss_plot.reset(f"{MODEL_LABELS[config.model_kind]}")
+        self.loss_plot.reset(f"{MODEL_LABELS[config.model_kind]}", config.epochs)
         self.preview.clear_images()
         self.progress.setRange(0, 0)
         self.progress.setFormat("starting…")

@@ -199,7 +199,7 @@ def test_a_folder_of_noisy_images_is_read_at_full_size_and_bad_files_are_listed(
 
 def test_training_settings_run_the_self_supervised_kind_with_mid_run_changes(tmp_path):
     from engine.jobs import train_job
-    from engine.training.control import TrainingControl
+    from engine.training.requests import TrainingControl
 
     folder = write_images(tmp_path / "noisy")
     config = TrainConfig(model_kind="n2n", epochs=4, batch_size=2, filters=4, learning_rate=3e-3, loss="mse",

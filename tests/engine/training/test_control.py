@@ -7,7 +7,7 @@ from engine.core.errors import ConfigError, RunError
 from engine.core.events import EpochEnded, SettingsChanged
 from engine.core.jobs import JobState
 from engine.training import fit as training
-from engine.training.control import TrainingControl
+from engine.training.requests import TrainingControl
 from engine.training.resume import plan_rollback
 from engine.training.runs import RunStore, mark_active
 from tests.engine.training.test_promises import CONFIG, Sabotage, built, tiny_images, val_bce  # noqa: F401 - built: fixture

@@ -285,17 +285,18 @@ def test_residual_needs_noise_and_mse():
         TrainConfig(model_kind="residual")
 
 
-def test_the_heap_stays_frozen_after_a_training_and_is_collected_when_the_next_starts():
-    """fit freezes the heap (TensorFlow's and the models' objects) so that no full collection walks it and
-    stalls the GUI for ~300 ms, during the training and after it; the next training unfreezes and collects
-    first, so a model nothing holds any more does not stay for good."""
+def test_tensorflow_stays_frozen_and_a_dropped_model_is_collected():
+    """TensorFlow's objects are frozen once (engine.core.runtime), so that no full collection walks them and
+    stalls the GUI for ~250 ms, at the start of a training or during it; the models are not frozen, so one
+    that nothing holds any more is freed by the next collection, and trainings freeze nothing more."""
     import gc
     import weakref
 
     data = tiny_images()
     first = weakref.ref(train(TrainConfig(epochs=1, batch_size=8, code_size=4), data).model)
-    assert gc.get_freeze_count() > 100_000  # TensorFlow and the model: a full collection skips them
+    frozen = gc.get_freeze_count()
+    assert frozen > 100_000  # TensorFlow's objects: a full collection skips them
     gc.collect()
-    assert first() is not None  # frozen: kept until the next training starts
-    train(TrainConfig(epochs=1, batch_size=8, code_size=4), data)
     assert first() is None
+    train(TrainConfig(epochs=1, batch_size=8, code_size=4), data)
+    assert gc.get_freeze_count() == frozen

@@ -1,0 +1,88 @@
+"""engine.core.runtime: TensorFlow imported with the collector off and its objects frozen, so that later
+collections (the one before each training included) never walk them; its libraries preloaded with the
+GIL released. Each check runs in a fresh interpreter, where TensorFlow is not imported yet."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.paths import ROOT
+
+
+def _run(body: str) -> dict:
+    script = f"import json, sys\nsys.path.insert(0, {str(ROOT)!r})\n" + textwrap.dedent(body)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def test_import_freezes_what_tensorflow_built_and_leaves_the_collector_on():
+    result = _run("""
+        import gc, threading
+        from engine.core import runtime
+        calls = []
+        gc.callbacks.append(lambda phase, info: calls.append(info["generation"]) if phase == "start" else None)
+        worker = threading.Thread(target=runtime.import_tensorflow)  # as the app does, in a worker
+        worker.start(); worker.join()
+        import tensorflow, keras
+        frozen = gc.get_freeze_count()
+        runtime.import_tensorflow()  # again: nothing more to do
+        print("RESULT " + json.dumps({"frozen": frozen, "again": gc.get_freeze_count(), "enabled": gc.isenabled(),
+                                      "collections_during_import": len(calls)}))
+    """)
+    assert result["frozen"] > 100_000, result  # TensorFlow's long-lived objects: never walked again
+    assert result["again"] == result["frozen"] and result["enabled"], result
+    assert result["collections_during_import"] == 0, result  # each full one held the GIL up to ~190 ms
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the preload is for Linux's dynamic loader")
+def test_preload_loads_the_big_library_before_any_import():
+    result = _run("""
+        from engine.core import runtime
+        runtime._preload_libraries()  # a ctypes call of dlopen: the GIL is released while it loads
+        maps = open("/proc/self/maps").read()
+        print("RESULT " + json.dumps({"cc": "libtensorflow_cc" in maps, "imported": "tensorflow" in sys.modules}))
+    """)
+    assert result == {"cc": True, "imported": False}
+
+
+def test_collect_garbage_frees_new_cycles_without_walking_or_thawing_the_frozen():
+    result = _run("""
+        import gc, weakref
+        from engine.core import runtime
+        runtime.import_tensorflow()
+        frozen = gc.get_freeze_count()
+
+        class Node:
+            pass
+
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # a reference cycle: only the collector frees it
+        alive = weakref.ref(a)
+        del a, b
+        runtime.collect_garbage()
+        print("RESULT " + json.dumps({"freed": alive() is None, "frozen_before": frozen,
+                                      "frozen_after": gc.get_freeze_count()}))
+    """)
+    assert result["freed"], result
+    assert result["frozen_after"] == result["frozen_before"], result  # the next training's model stays collectable
+
+
+def test_collect_garbage_freezes_once_where_tensorflow_came_in_another_way():
+    result = _run("""
+        import gc
+        import tensorflow
+        from engine.core import runtime
+        before = gc.get_freeze_count()
+        runtime.collect_garbage()
+        first = gc.get_freeze_count()
+        runtime.collect_garbage()
+        print("RESULT " + json.dumps({"before": before, "first": first, "second": gc.get_freeze_count()}))
+    """)
+    assert result["before"] == 0 and result["first"] > 100_000, result
+    assert result["second"] == result["first"], result

@@ -34,12 +34,18 @@ class LazyTab(QWidget):
 
 
 class Tabs(QTabWidget):
-    """A QTabWidget whose setCurrentWidget also accepts the tab inside a LazyTab page."""
+    """A QTabWidget in which a built LazyTab's tab stands for its page: setCurrentWidget and indexOf take either."""
 
-    def setCurrentWidget(self, widget: QWidget) -> None:  # noqa: N802 - Qt's name
+    def indexOf(self, widget: QWidget) -> int:  # noqa: N802 - Qt's name
         for i in range(self.count()):
             page = self.widget(i)
             if page is widget or (isinstance(page, LazyTab) and page.is_built() and page.tab is widget):
-                self.setCurrentIndex(i)
-                return
-        super().setCurrentWidget(widget)
+                return i
+        return -1
+
+    def setCurrentWidget(self, widget: QWidget) -> None:  # noqa: N802 - Qt's name
+        index = self.indexOf(widget)
+        if index >= 0:
+            self.setCurrentIndex(index)
+        else:
+            super().setCurrentWidget(widget)

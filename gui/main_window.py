@@ -6,11 +6,10 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox
 
 from gui.common import drops, file_dialogs, help_content
+from gui.common.recent_files import clean_recent
 from gui.lazy_tab import LazyTab, Tabs
 from gui.session import Session
-from gui.tabs.denoise.tab import DenoiseTab
-from gui.tabs.reconstruction.tab import ReconstructionTab
-from gui.tabs.sampling.tab import SamplingTab
+from gui.tabs.denoise import RECENT_KEY
 from gui.tabs.training.tab import TrainingTab
 from gui.worker import JobRunner, stop_all
 
@@ -26,19 +25,21 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.session = Session(self)
         self.training_tab = TrainingTab(self.session)
-        self.reconstruction_tab = ReconstructionTab(self.session)
-        self.denoise_tab = DenoiseTab(self.session)
-        self.sampling_tab = SamplingTab(self.session)
-        # Built when first shown or used: the window opens faster without them.
+        # Built when first shown or used: the window opens faster without them. Each one catches up with the
+        # session when built; the Reconstruction tab is built by the first model, to reconstruct it unasked.
+        self._reconstruction_page = LazyTab(self._make_reconstruction_tab, self._on_tab_built)
+        self._denoise_page = LazyTab(self._make_denoise_tab, self._on_tab_built)
+        self._sampling_page = LazyTab(self._make_sampling_tab, self._on_tab_built)
         self._anomaly_page = LazyTab(self._make_anomaly_tab, self._on_tab_built)
         self._runs_page = LazyTab(self._make_runs_tab, self._on_tab_built)
-        for runner in (self.reconstruction_tab.runner, self.denoise_tab.runner):
-            self.sampling_tab.add_model_user(runner)  # their jobs may use the session model
+        self._lazy_pages = (self._reconstruction_page, self._denoise_page, self._sampling_page, self._anomaly_page,
+                            self._runs_page)
+        self.session.model_changed.connect(self._build_reconstruction_tab)
         self.tabs = Tabs()
         self.tabs.addTab(self.training_tab, "Training")
-        self.tabs.addTab(self.reconstruction_tab, "Reconstruction")
-        self.tabs.addTab(self.denoise_tab, "Denoise")
-        self.tabs.addTab(self.sampling_tab, "Sampling")
+        self.tabs.addTab(self._reconstruction_page, "Reconstruction")
+        self.tabs.addTab(self._denoise_page, "Denoise")
+        self.tabs.addTab(self._sampling_page, "Sampling")
         self.tabs.addTab(self._anomaly_page, "Anomaly detection")
         self.tabs.addTab(self._runs_page, "Runs")
         self.setCentralWidget(self.tabs)
@@ -71,8 +72,38 @@ class MainWindow(QMainWindow):
 
     def _all_tabs(self) -> tuple:
         """The tabs built so far (the lazy ones only once shown or used)."""
-        lazy = tuple(page.tab for page in (self._anomaly_page, self._runs_page) if page.is_built())
-        return (self.training_tab, self.reconstruction_tab, self.denoise_tab, self.sampling_tab) + lazy
+        return (self.training_tab, *(page.tab for page in self._lazy_pages if page.is_built()))
+
+    @Slot()
+    def _build_reconstruction_tab(self) -> None:
+        """A new model: the Reconstruction tab reconstructs it unasked (loading the MNIST test digits if there is no
+        data yet, which the other tabs then use too), as when it was built with the window."""
+        self.reconstruction_tab  # noqa: B018 - builds it (once); built, it follows the session itself
+
+    def _make_reconstruction_tab(self):
+        from gui.tabs.reconstruction.tab import ReconstructionTab  # imported on first use, like the tab itself
+
+        return self._model_user(ReconstructionTab(self.session))
+
+    def _make_denoise_tab(self):
+        from gui.tabs.denoise.tab import DenoiseTab
+
+        return self._model_user(DenoiseTab(self.session))
+
+    def _model_user(self, tab):
+        """`tab`, whose jobs may use the session model: the Sampling tab decodes on the GUI thread only meanwhile."""
+        if self._sampling_page.is_built():
+            self.sampling_tab.add_model_user(tab.runner)
+        return tab
+
+    def _make_sampling_tab(self):
+        from gui.tabs.sampling.tab import SamplingTab
+
+        tab = SamplingTab(self.session)
+        for page in (self._reconstruction_page, self._denoise_page):
+            if page.is_built():
+                tab.add_model_user(page.tab.runner)  # their jobs may use the session model
+        return tab
 
     def _make_anomaly_tab(self):
         from gui.tabs.anomaly.tab import AnomalyTab  # imported on first use, like the tab itself
@@ -83,6 +114,18 @@ class MainWindow(QMainWindow):
         from gui.tabs.runs.tab import RunsTab
 
         return RunsTab(self.session)
+
+    @property
+    def reconstruction_tab(self):
+        return self._reconstruction_page.tab
+
+    @property
+    def denoise_tab(self):
+        return self._denoise_page.tab
+
+    @property
+    def sampling_tab(self):
+        return self._sampling_page.tab
 
     @property
     def anomaly_tab(self):
@@ -100,7 +143,8 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self._action(file_menu, "&Open model…", self.reconstruction_tab.open_model_dialog, QKeySequence.Open)
+        self._action(file_menu, "&Open model…", lambda: self.reconstruction_tab.open_model_dialog(),  # builds it
+                     QKeySequence.Open)
         self._action(file_menu, "&Save model…", self.training_tab.save_model_dialog, QKeySequence.Save)
         file_menu.addSeparator()
         self._build_image_menus(file_menu)
@@ -124,22 +168,32 @@ class MainWindow(QMainWindow):
         self.tab_actions = [help_content.tab_action(self, i) for i in range(self.tabs.count())]
 
     def _build_image_menus(self, file_menu) -> None:
-        """File > Open image…, Open sample image, Recent images: all open in the Denoise tab."""
-        tab = self.denoise_tab
-        self._action(file_menu, "Open &image…", lambda: self._show_denoise() or tab.open_dialog(), "Ctrl+Shift+O")
-        samples = file_menu.addMenu("Open sa&mple image")
-        tab.fill_sample_menu(samples)
-        samples.triggered.connect(self._show_denoise)
+        """File > Open image…, Open sample image, Recent images: all open in the Denoise tab (built when used)."""
+        self._action(file_menu, "Open &image…", lambda: self._show_denoise() or self.denoise_tab.open_dialog(),
+                     "Ctrl+Shift+O")
+        self.sample_menu = file_menu.addMenu("Open sa&mple image")
+        self.sample_menu.aboutToShow.connect(self._fill_sample_menu)
+        self.sample_menu.triggered.connect(self._show_denoise)
         self.recent_menu = file_menu.addMenu("&Recent images")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
 
     @Slot()
+    def _fill_sample_menu(self) -> None:
+        """Filled when first opened: finding the samples imports the image readers, not needed to open the window."""
+        if not self.sample_menu.actions():
+            from gui.tabs.denoise.files import fill_sample_menu
+
+            fill_sample_menu(self.sample_menu, lambda name: self.denoise_tab.open_sample(name))
+
+    @Slot()
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
-        for path in self.denoise_tab.recent:
+        recent = (self.denoise_tab.recent if self._denoise_page.is_built()
+                  else clean_recent(self.settings.value(RECENT_KEY, [])))  # what the tab reads when built
+        for path in recent:
             self.recent_menu.addAction(path).triggered.connect(
                 lambda _checked=False, p=path: self._show_denoise() or self.denoise_tab.open_image(p))
-        if not self.denoise_tab.recent:
+        if not recent:
             self.recent_menu.addAction("No recent images").setEnabled(False)
 
     @Slot()
@@ -175,7 +229,7 @@ class MainWindow(QMainWindow):
             return self.denoise_tab.open_image(path)
         routes = {"training data": (self.training_tab, lambda p: self.training_tab.use_data_path(p)),
                   "table": (self._anomaly_page, lambda p: self.anomaly_tab.use_table(p)),  # built when used
-                  "model": (self.reconstruction_tab, lambda p: self.reconstruction_tab.open_model(p)),
+                  "model": (self._reconstruction_page, lambda p: self.reconstruction_tab.open_model(p)),
                   "detector": (self._anomaly_page, lambda p: self.anomaly_tab.open_detector(p))}
         if where in routes:
             page, open_it = routes[where]
@@ -188,7 +242,7 @@ class MainWindow(QMainWindow):
         return True
 
     def _show_denoise(self, *_args) -> None:
-        self.tabs.setCurrentWidget(self.denoise_tab)
+        self.tabs.setCurrentWidget(self._denoise_page)
 
     def _action(self, menu, text, slot, shortcut=None) -> QAction:
         action = QAction(text, self)

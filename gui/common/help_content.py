@@ -2,7 +2,6 @@
 list is never out of date), the user guide (the README, shown offline) and the runs folder."""
 from __future__ import annotations
 
-from importlib import metadata
 from pathlib import Path
 
 from PySide6.QtCore import QUrl
@@ -14,6 +13,8 @@ README = ROOT / "README.md"
 
 
 def app_version() -> str:
+    from importlib import metadata  # here, not at the top: importing it slows the window's opening
+
     try:
         return metadata.version("autoencoder-studio")
     except metadata.PackageNotFoundError:  # run from a source tree that was never installed

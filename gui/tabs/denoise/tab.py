@@ -26,7 +26,7 @@ from gui.common import file_dialogs
 from gui.common.recent_files import RecentFiles
 from gui.failures import failure_text, stopped
 from gui.session import Session
-from gui.tabs.denoise import files, long_run, results
+from gui.tabs.denoise import RECENT_KEY, files, long_run, results
 from gui.tabs.denoise.digits_view import DigitsView
 from gui.tabs.denoise.photo_view import PhotoView
 from gui.worker import JobRunner
@@ -45,7 +45,7 @@ class DenoiseTab(PhotoView):
         self.runner = JobRunner.for_tab(self)
         self.image: LoadedImage | None = None
         self.result = None  # engine.denoise.pipeline.DenoiseResult of the last run on this image
-        self.recent_files = RecentFiles("denoise/recent")
+        self.recent_files = RecentFiles(RECENT_KEY)
         self.max_pixels = MAX_PIXELS  # larger images are refused before they are decoded
         self._pending: tuple[str, Any] | None = None  # what the running job is for
         self._bundled: tuple[tuple, Any] | None = None  # ((file, mtime), model) once loaded

@@ -35,6 +35,10 @@ class ReconstructionTab(QWidget):
         self._build()
         session.model_changed.connect(self._on_model_changed)
         session.dataset_changed.connect(self._on_data_changed)
+        if session.model is not None:  # built after the session got a model (the main window builds tabs lazily)
+            self._on_model_changed()
+        elif session.dataset is not None:
+            self._on_data_changed()
         self._sync_enabled()
 
     def _build(self) -> None:

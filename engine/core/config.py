@@ -70,6 +70,9 @@ class TrainConfig:
     depth: int = 12
     beta: float = 1.0
     prior: str = "gaussian"
+    # The code layer of the dense, deep and sparse kinds: None = the kind's own (linear; ReLU for sparse, whose
+    # L1 penalty wants codes that are zero). Runs recorded before this setting existed trained "relu" codes.
+    code_activation: str | None = None
 
     LIMITS: ClassVar[dict[str, Limits]] = {
         "code_size": Limits(1, 4096, "Units in the code (bottleneck) layer; for conv, channels of the code map."),
@@ -97,6 +100,8 @@ class TrainConfig:
             raise ConfigError(f"Unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}.")
         if self.lr_schedule not in ("constant", "cosine"):
             raise ConfigError(f"Unknown learning-rate schedule {self.lr_schedule!r}; use 'constant' or 'cosine'.")
+        if self.code_activation not in (None, "relu", "linear"):
+            raise ConfigError(f"Unknown code activation {self.code_activation!r}; use 'relu' or 'linear'.")
         if self.prior not in PRIORS:
             raise ConfigError(f"Unknown prior {self.prior!r}; choose one of {', '.join(PRIORS)}.")
         if self.model_kind == "residual" and (self.noise_factor <= 0 or self.loss != "mse"):
@@ -125,6 +130,11 @@ class TrainConfig:
     @property
     def denoising(self) -> bool:
         return self.noise_factor > 0
+
+    @property
+    def code_activation_used(self) -> str:
+        """The dense, deep and sparse kinds' code activation: the one set, else the kind's own."""
+        return self.code_activation or ("relu" if self.model_kind == "sparse" else "linear")
 
     @property
     def generative(self) -> bool:

@@ -189,8 +189,8 @@ class Overfitting(HealthCheck):
 def health_checks(config: TrainConfig, model, emit: Callable[[Any], None], tracker: Tracker,
                   x_train: np.ndarray, x_val: np.ndarray, steps: int) -> list[HealthCheck]:
     """The checks that apply to this model (`steps` per epoch): the baseline compares reconstruction losses
-    (not for VAEs and AAEs, whose loss has other terms); dead units need a ReLU code (dense, sparse, deep,
-    conv) and MIN_SAMPLES validation samples."""
+    (not for VAEs and AAEs, whose loss has other terms); dead units need a ReLU code (conv, sparse, and
+    dense or deep when set so) and MIN_SAMPLES validation samples."""
     from engine.models.builders import part
 
     checks: list[HealthCheck] = [Overfitting(tracker, emit)]
@@ -201,7 +201,8 @@ def health_checks(config: TrainConfig, model, emit: Callable[[Any], None], track
     checks.append(NoBetterThanBaseline(tracker, emit, baseline_loss(x_train, x_val, config.loss),
                                        config.learning_rate, steps))
     encoder = part(model, "encoder")
-    relu_code = config.model_kind in ("dense", "sparse", "deep", "conv")
+    relu_code = config.model_kind == "conv" or (config.model_kind in ("dense", "sparse", "deep")
+                                                and config.code_activation_used == "relu")
     if relu_code and encoder is not None and len(x_val) >= MIN_SAMPLES:
         checks.append(DeadCodeUnits(tracker, emit, encoder, x_val, config.learning_rate,
                                     config.l1_weight if config.model_kind == "sparse" else 0.0, steps))

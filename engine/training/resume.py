@@ -45,7 +45,8 @@ def _settings(run: RunInfo) -> tuple[TrainConfig, DataSpec]:
     if not run.checkpoint_path.is_file():
         raise RunError(f"Run {run.id} has no checkpoint (no epoch was finished); start a new run instead.")
     try:
-        return TrainConfig.from_dict(run.config), DataSpec.from_dict(run.data)
+        # Recorded before code_activation existed: the run's model has a ReLU code, and continues with one.
+        return TrainConfig.from_dict({"code_activation": "relu", **run.config}), DataSpec.from_dict(run.data)
     except (ConfigError, TypeError) as exc:
         raise RunError(f"Run {run.id} has settings this version cannot use: {exc}") from exc
 

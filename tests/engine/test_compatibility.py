@@ -9,6 +9,8 @@ from engine.data.dataset import Dataset
 from engine.anomaly.detector import data_for, score
 from engine.anomaly.files import load_detector
 from engine.models.files import load_model
+from engine.models.builders import build_autoencoder, part
+from engine.training.resume import plan_resume
 from engine.training.runs import RunStore
 from engine.training.fit import train
 from tests.paths import FIXTURES
@@ -43,8 +45,11 @@ def test_a_stopped_run_lists_and_resumes(tmp_path):
     assert run.id == RUN_ID and run.status == "stopped" and len(run.history["loss"]) == 2
     assert run.metrics["best_epoch"] == 1 and "dense code 4, 2/4 epochs" in run.label
     before = list(run.history["loss"])
-    result = train(TrainConfig.from_dict(run.config), images(), run=run, store=store, resume=True)
+    plan = plan_resume(run)  # as the Runs tab does
+    assert plan.config.code_activation_used == "relu"  # what 0.1 trained; the default is linear now
+    result = train(plan.config, images(), run=run, store=store, resume=True)
     assert len(result.history["loss"]) == 4 and result.history["loss"][:2] == pytest.approx(before)
+    assert part(result.model, "encoder").get_layer("code").activation.__name__ == "relu"
     assert store.get(RUN_ID).status == "finished"
 
 
@@ -54,3 +59,11 @@ def test_a_saved_detector_opens_and_scores_as_before():
     assert detector.score_kind == "error"  # saved before the score choice: the plain error it was made with
     expected = np.load(V0_1 / "synthetic_scores.npy", allow_pickle=False)
     np.testing.assert_allclose(score(detector.model, data_for(detector)).errors, expected, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("kind, setting, expected", [
+    ("dense", None, "linear"), ("deep", None, "linear"), ("sparse", None, "relu"), ("dense", "relu", "relu"),
+])
+def test_code_activation_of_new_models(kind, setting, expected):
+    model = build_autoencoder(TrainConfig(model_kind=kind, code_size=4, code_activation=setting), (16,))
+    assert part(model, "encoder").get_layer("code").activation.__name__ == expected

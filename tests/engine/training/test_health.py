@@ -137,11 +137,12 @@ def test_each_model_gets_the_checks_that_apply_to_it():
         return [c.name for c in health_checks(config, model, print, cb.Tracker(), x, x[:n_val], 10)]
 
     n_val = 40
-    assert names("dense") == ["overfitting", "baseline", "dead units"]
+    assert names("dense") == ["overfitting", "baseline"]  # a linear code cannot die
+    assert names("sparse") == names("dense", code_activation="relu") == ["overfitting", "baseline", "dead units"]
     assert names("vae") == ["overfitting", "collapse"]
     assert names("aae") == ["overfitting"]
     n_val = MIN_SAMPLES - 1
-    assert names("dense") == ["overfitting", "baseline"]  # too few samples to call a unit dead
+    assert names("sparse") == ["overfitting", "baseline"]  # too few samples to call a unit dead
 
 
 def test_a_collapsed_vae_is_told_during_a_real_training():

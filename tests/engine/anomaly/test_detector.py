@@ -223,3 +223,11 @@ def test_sequence_flags_cover_the_steps_of_flagged_windows_only():
     assert flags_of(scores, 0.5).astype(int).tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 0, 0]
     assert flags_of(scores, 0.25).astype(int).tolist() == [0, 0, 1, 1, 1, 1, 1, 1, 1, 1]
     assert not flags_of(scores, 0.75).any()
+
+
+@pytest.mark.parametrize("kind, shape", [("image", (28, 28, 1)), ("table", (6,))])
+def test_default_detectors_keep_the_relu_code_they_were_measured_with(kind, shape):
+    from engine.models.builders import build_autoencoder, part
+
+    model = build_autoencoder(default_config(kind), shape)
+    assert part(model, "encoder").get_layer("code").activation.__name__ == "relu"

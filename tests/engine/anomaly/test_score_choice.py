@@ -13,6 +13,7 @@ from engine.anomaly.detector import data_for, default_config, rescore, score
 from engine.anomaly.files import load_detector, save_detector
 from engine.anomaly.scored_csv import write_scored_csv
 from engine.core.errors import ConfigError, DataError, DetectorFileError
+from tests.blob_images import write_blob_folders
 from engine.core.jobs import JobState
 from engine.jobs import score_new_job, train_detector_job
 
@@ -59,24 +60,11 @@ def test_blurred_error_is_for_images_and_the_default_for_them():
         anomaly.sample_scores(np.zeros((3, 5)), np.ones((3, 5)), "blurred_error")
 
 
-def write_images(folder, images):
-    from PIL import Image
-
-    folder.mkdir(parents=True)
-    for i, image in enumerate(images):
-        Image.fromarray((np.clip(image, 0, 1) * 255).astype(np.uint8)).save(folder / f"{i}.png")
-
-
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     """Normal images (faint noise) and images to score: good/ like them, blob/ with a bright blob."""
     root = tmp_path_factory.mktemp("images")
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:16, :16]
-    blob = np.exp(-((yy - 8) ** 2 + (xx - 8) ** 2) / 8.0)
-    write_images(root / "normal", rng.random((16, 16, 16)) * 0.3)
-    write_images(root / "test" / "good", rng.random((6, 16, 16)) * 0.3)
-    write_images(root / "test" / "blob", rng.random((6, 16, 16)) * 0.3 + blob)
+    write_blob_folders(root)
     return root
 
 

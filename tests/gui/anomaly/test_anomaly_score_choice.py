@@ -6,24 +6,7 @@ from PySide6.QtCore import Qt
 
 from engine.anomaly import scores as anomaly
 from gui.common.forms import set_choice
-
-
-def write_images(folder, images):
-    from PIL import Image
-
-    folder.mkdir(parents=True)
-    for i, image in enumerate(images):
-        Image.fromarray((np.clip(image, 0, 1) * 255).astype(np.uint8)).save(folder / f"{i}.png")
-
-
-def folders(tmp_path):
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:16, :16]
-    blob = np.exp(-((yy - 8) ** 2 + (xx - 8) ** 2) / 8.0)
-    write_images(tmp_path / "normal", rng.random((16, 16, 16)) * 0.3)
-    write_images(tmp_path / "test" / "good", rng.random((6, 16, 16)) * 0.3)
-    write_images(tmp_path / "test" / "blob", rng.random((6, 16, 16)) * 0.3 + blob)
-    return tmp_path / "normal", tmp_path / "test"
+from tests.blob_images import write_blob_folders
 
 
 def wait_idle(qtbot, tab):
@@ -42,7 +25,7 @@ def drawn(tab):
 def test_choosing_the_score_rescores_redraws_and_is_saved(qtbot, window, messages, tmp_path):
     from engine.anomaly.files import load_detector
 
-    normal, test = folders(tmp_path)
+    normal, test = write_blob_folders(tmp_path)
     tab = window.anomaly_tab
     window.tabs.setCurrentWidget(tab)
     set_choice(tab.source, "synthetic")

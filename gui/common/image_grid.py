@@ -15,7 +15,7 @@ from matplotlib.transforms import ScaledTranslation
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
-from gui.common.canvas import MplCanvas
+from gui.common.canvas import MplCanvas, changes_figure, reads_figure
 
 _TITLE_PAD_PT = 4  # row titles: points left of the mosaic
 _CAPTION_PAD_PT = 3  # captions: points below the mosaic
@@ -38,6 +38,7 @@ class ImageGrid(MplCanvas):
     """One row per image set, one column per sample; rebuilt only when the shapes change."""
 
     clicked = Signal(int)  # column index of the image the user clicked
+    RENDER_OFF_THREAD = True  # full redraws in the render thread; changes queue meanwhile
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, figsize=(6.0, 3.0))
@@ -73,7 +74,10 @@ class ImageGrid(MplCanvas):
         n = counts.pop() if counts else 0
         if captions is not None and len(captions) != n:
             raise ValueError(f"{n} columns but {len(captions)} captions")
+        self._show(shown, list(row_titles), None if captions is None else list(captions))
 
+    @changes_figure
+    def _show(self, shown: list[np.ndarray], row_titles: list[str], captions: list[str] | None) -> None:
         shape = (len(shown), *(a.shape for a in shown))
         if shape != self._shape:
             self._build(shown)
@@ -86,11 +90,13 @@ class ImageGrid(MplCanvas):
             caption.set_text(captions[c] if captions is not None else "")
         self.request_draw()
 
+    @changes_figure
     def clear_images(self) -> None:
         self._remove_artists()
         self._shape = None
         self.request_draw()
 
+    @reads_figure
     def shown_image(self, row: int, col: int) -> np.ndarray:
         """The array currently displayed at (row, col): (h, w) for grey, (h, w, 3) for RGB."""
         if self._image is None or not (0 <= row < len(self._tiles) and 0 <= col < len(self._tiles[row])):
@@ -101,23 +107,28 @@ class ImageGrid(MplCanvas):
             return np.array(tile)
         return np.array(tile[..., 0] if self._grey_rows[row] else tile[..., :3])
 
+    @reads_figure
     def shown_caption(self, col: int) -> str:
         return self._captions[col].get_text()
 
+    @reads_figure
     def shown_row_title(self, row: int) -> str:
         return self._titles[row].get_text()
 
+    @reads_figure
     def image_artist(self, row: int, col: int):
         """The AxesImage showing (row, col): one mosaic artist holds every tile."""
         if not (0 <= row < len(self._tiles) and 0 <= col < len(self._tiles[row])):
             raise IndexError(f"no image at ({row}, {col})")
         return self._image
 
+    @reads_figure
     def tile_extent(self, row: int, col: int) -> tuple[float, float, float, float]:
         """(left, right, top, bottom) of the tile's pixels in the axes' data coordinates (y down)."""
         top, left, h, w = self._tiles[row][col]
         return (left - 0.5, left + w - 0.5, top - 0.5, top + h - 0.5)
 
+    @reads_figure
     def grid_shape(self) -> tuple[int, int]:
         """(rows, columns) currently laid out."""
         return (len(self._tiles), len(self._tiles[0]) if self._tiles else 0)

@@ -3,13 +3,12 @@
 Drawing is cheap while training: the curves and the legend are animated artists drawn over a cached
 background (axes, grid, ticks, labels). An update whose points fit in the current axis limits
 restores the background, draws the curves, pastes the legend's pixels (rendered again only when an
-entry was added) and blits the axes (a few ms); only a limits change, a new title, a scale change or
-a resize renders the whole figure.
-Limits change rarely: x spans the run's known length ([0, total epochs], from set_total_epochs() or
-the first EpochEnded) or grows in 1-2-5 steps; y grows geometrically when a point falls outside and
-shrinks only when the axis is over four times wider than the data needs (gui.common.y_range).
-Terms on another scale than the loss (a VAE's KL divergence, an AAE's discriminator and generator
-losses) get a second y axis on the right, created when the first such key arrives.
+entry was added) and blits the axes (a few ms); only new limits, a title, a scale or a size render
+the whole figure, in the render thread (gui.common.canvas). Limits change rarely: x spans the run's
+known length ([0, total epochs]) or grows in 1-2-5 steps; y grows geometrically when a point falls
+outside and shrinks only when the axis is over four times wider than the data needs (gui.common.y_range).
+Terms on another scale than the loss (a VAE's KL divergence, an AAE's adversarial losses) get a second
+y axis on the right, created when the first such key arrives.
 """
 from __future__ import annotations
 
@@ -22,7 +21,7 @@ from matplotlib.transforms import Bbox
 from PySide6.QtWidgets import QWidget
 
 from engine.core.events import BatchEnded, EpochEnded
-from gui.common.canvas import MplCanvas
+from gui.common.canvas import MplCanvas, changes_figure, reads_figure
 from gui.common.legend_layout import FONT_SIZE, legend_columns
 from gui.common.y_range import YRange
 
@@ -30,8 +29,7 @@ from gui.common.y_range import YRange
 _NOT_PLOTTED = frozenset({"learning_rate", "lr"})
 _LABELS = {"loss": "train loss", "val_loss": "validation loss"}
 # Known extra log keys (without "val_"): their legend names; others are shown as they are.
-_PRETTY = {"reconstruction": "reconstruction", "kl": "KL", "discriminator": "discriminator",
-           "generator": "generator"}
+_PRETTY = {"kl": "KL"}
 # Keys on another scale than the loss, drawn against the right axis, with its label.
 _SECONDARY = {"kl": "KL divergence", "discriminator": "adversarial loss", "generator": "adversarial loss"}
 # Extra log keys: colours the fixed lines (blue, orange, red) do not use; "x" and "val_x" share one.
@@ -44,14 +42,13 @@ _X_PAD = 0.04  # of the x span on each side, so end markers are not cut in half
 def _nice_ceil(x: float) -> float:
     """Smallest of 1, 2, 5, 10, 20, 50, ... that is >= x (x > 0)."""
     decade = 10.0 ** math.floor(math.log10(x))
-    for step in (1, 2, 5, 10):
-        if step * decade >= x * (1 - 1e-9):
-            return step * decade
-    return 10 * decade
+    return next((step * decade for step in (1, 2, 5) if step * decade >= x * (1 - 1e-9)), 10 * decade)
 
 
 class LossPlot(MplCanvas):
     """Epoch x values are 1-based (end of epoch 1 at x=1); batch x = epoch + step/steps_per_epoch."""
+
+    RENDER_OFF_THREAD = True  # full redraws in the render thread; the methods below queue meanwhile
 
     def __init__(self, parent: QWidget | None = None, *, smoothing: float = 0.9) -> None:
         super().__init__(parent)
@@ -93,6 +90,7 @@ class LossPlot(MplCanvas):
         self.reset()
 
     # -- public API -----------------------------------------------------------------------
+    @changes_figure
     def reset(self, title: str = "", total_epochs: int | None = None) -> None:
         """Forget all data (the artists stay; extra-key lines are removed); `total_epochs` fixes x at once
         (one full redraw for a new run, not a second when the run reports its length)."""
@@ -118,11 +116,13 @@ class LossPlot(MplCanvas):
         self._apply_limits(fresh=True)
         self._changed()
 
+    @changes_figure
     def set_total_epochs(self, total: int | None) -> None:
         """Fix x to [0, total] for the run that is starting (None: grow x with the data)."""
         self._total = max(1, int(total)) if total else None
         self._changed()
 
+    @changes_figure
     def add_batch(self, event: BatchEnded) -> None:
         """Add one batch loss to the smoothed (bias-corrected EMA) batch curve."""
         if not math.isfinite(event.loss):
@@ -138,6 +138,7 @@ class LossPlot(MplCanvas):
         self._append("batch", x, smoothed, x_extent=min(x, event.epoch + 1))
         self._changed()
 
+    @changes_figure
     def add_epoch(self, event: EpochEnded) -> None:
         """Add the epoch's logs: 'loss', 'val_loss' and any extra key (each gets its line)."""
         if self._total is None and event.total_epochs:
@@ -152,6 +153,7 @@ class LossPlot(MplCanvas):
                 self._set_best((x, float(monitored)))
         self._changed()
 
+    @changes_figure
     def mark_best(self, epoch: int | None) -> None:
         """Put the best-epoch marker on a 0-based epoch (e.g. from Finished.best_epoch)."""
         xs, ys = self._series["val_loss"]
@@ -164,6 +166,7 @@ class LossPlot(MplCanvas):
             self._set_best((xs[i], ys[i]))
         self._changed()
 
+    @changes_figure
     def load_history(self, history: Mapping[str, Sequence[float]], title: str | None = None) -> None:
         """Show a finished run's History.history (no batch curve)."""
         self.reset(self.ax.get_title() if title is None else title)
@@ -183,6 +186,7 @@ class LossPlot(MplCanvas):
                 self.mark_best(min(finite)[1])
         self._changed()
 
+    @changes_figure
     def set_log_scale(self, enabled: bool) -> None:
         if enabled == self.is_log_scale():
             return
@@ -193,9 +197,11 @@ class LossPlot(MplCanvas):
         self._needs_full_draw = True
         self._changed()
 
+    @reads_figure
     def is_log_scale(self) -> bool:
         return self.ax.get_yscale() == "log"
 
+    @reads_figure
     def line_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(xs, ys) as plotted: 'loss', 'val_loss', 'batch', 'best' or an extra log key."""
         line = self._fixed.get(name) or self._extra.get(name)
@@ -203,10 +209,12 @@ class LossPlot(MplCanvas):
             raise KeyError(name)
         return np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
 
+    @reads_figure
     def legend_axes(self):
         """The axes holding the legend: the right one when there is one (it is drawn last)."""
         return self.ax2 if self.ax2 is not None else self.ax
 
+    @reads_figure
     def line_names(self) -> list[str]:
         return [*self._fixed, *self._extra]
 
@@ -294,6 +302,7 @@ class LossPlot(MplCanvas):
         self.invalidate_layout()
         self._needs_full_draw = True
 
+    @reads_figure
     def legend_texts(self) -> list[str]:
         """The entries of the legend shown (in the plot or under it)."""
         legend = self._figure_legend or self.legend_axes().get_legend()
@@ -347,9 +356,8 @@ class LossPlot(MplCanvas):
         self._draw_curves(event.renderer)
 
     def _render_legend(self, renderer) -> None:
-        """Draw the legend alone over the background and keep its pixels (the buffer is left as the
-        background). The legend is opaque, so pixels kept from an earlier draw serve as long as its
-        entries and place are the same: a full redraw for new limits skips a third of its work."""
+        """Draw the legend alone over the background and keep its (opaque) pixels, reused while its entries and
+        place stay the same: a full redraw for new limits skips a third of its work. Leaves the background."""
         legend = self.legend_axes().get_legend()
         where = (tuple(self.legend_axes().bbox.bounds), self.get_width_height(physical=True))
         if legend is not None and not self._legend_stale and self._legend_pixels is not None \

@@ -112,6 +112,8 @@ class ReconstructionTab(QWidget):
         """After a draw with new rows or a new size: the grid as tall as its images are at its width (they keep
         their aspect, so more height would stay empty), at most 3/5 of the plots; the histogram gets the rest.
         Between fits the splitter stays where the user puts it."""
+        if self.grid.rebuilds != self._fitted_layout:  # new rows or columns: another height suits them
+            self._fit_pending, self._fitted_layout = True, self.grid.rebuilds
         if not self._fit_pending or self.grid.grid_shape()[1] == 0:
             return
         self._fit_pending = False
@@ -291,8 +293,6 @@ class ReconstructionTab(QWidget):
             titles.insert(1, "noisy input")
         label = (lambda i: f"#{i} ({r.labels[i]})") if r.labels is not None else (lambda i: f"#{i}")
         self.grid.set_images(rows, titles, [f"{label(i)}\nerr {r.errors[i]:.4f}" for i in indices])
-        if self.grid.rebuilds != self._fitted_layout:  # new rows or columns: another height suits them
-            self._fit_pending, self._fitted_layout = True, self.grid.rebuilds
         self.shown_indices = np.asarray(indices)
         self.histogram.mark(r.errors[indices])
 

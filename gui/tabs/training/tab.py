@@ -11,6 +11,7 @@ from engine.core.errors import ConfigError, RunError
 from engine.core.events import (BatchEnded, EpochEnded, HealthWarning, PreviewReady, Progress, SettingsChanged,
                                Started)
 from engine.jobs import train_job
+from engine.training.runs import RunStore  # here, not at Start: its C modules (_csv) would wait on TensorFlow's dlopen
 from gui.common import file_dialogs
 from gui.common.forms import scroll_column, set_choice
 from gui.common.image_grid import ImageGrid
@@ -157,8 +158,6 @@ class TrainingTab(QWidget):
     def store(self):
         """The run store every training is recorded in (created on first use)."""
         if self._store is None:
-            from engine.training.runs import RunStore
-
             self._store = RunStore()
         return self._store
 

@@ -23,6 +23,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QTimer, Signa
 import shiboken6
 from shiboken6 import isValid
 
+from engine.core import runtime
 from engine.core.jobs import Job, JobState
 
 _log = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ class _Job:
     worker: _Worker
     stop: threading.Event
     channel: _Channel
+    started: bool = False  # its thread was started (start() may wait for TensorFlow's libraries to load)
 
 
 # Every job whose thread has not been reaped yet. Holding the QThread and the worker here keeps
@@ -168,8 +170,14 @@ def _reap(job: _Job) -> None:
 
 
 def _prune() -> None:
-    for job in [j for j in _jobs if _thread_done(j.thread)]:
+    for job in [j for j in _jobs if j.started and _thread_done(j.thread)]:
         _reap(job)
+
+
+def _launch(job: _Job) -> None:
+    if not job.started:
+        job.started = True
+        job.thread.start()
 
 
 def live_threads() -> list[QThread]:
@@ -185,6 +193,7 @@ def stop_all(timeout_ms: int = 5000) -> bool:
         job.stop.set()
     ok = True
     for job in list(_jobs):
+        _launch(job)  # a job not started yet runs too, and sees that it is to stop
         if not _wait_thread(job.thread, deadline):
             ok = False
     _prune()
@@ -258,8 +267,18 @@ class JobRunner(QObject):
         job = _Job(name, thread, worker, stop, channel)
         self._job = job
         _jobs.append(job)
-        thread.start()
+        self._launch_soon(job)
         return True
+
+    def _launch_soon(self, job: _Job) -> None:
+        """Start the job's thread now, or once TensorFlow's libraries are loaded: creating a thread meanwhile
+        waits for the dynamic loader's lock, with the GIL held (a window frozen up to half a second)."""
+        if job.started or job not in _jobs:
+            return
+        if runtime.loading_libraries():
+            QTimer.singleShot(10, self, lambda: self._launch_soon(job))
+        else:
+            _launch(job)
 
     def stop(self) -> None:
         """Ask the running job to stop (a direct call: works while the worker is busy)."""
@@ -279,6 +298,7 @@ class JobRunner(QObject):
         if job is None:
             return True
         job.stop.set()
+        _launch(job)
         if not _wait_thread(job.thread, time.monotonic() + timeout_ms / 1000):
             _log.warning("job %r did not stop within %d ms", job.name, timeout_ms)
             return False

@@ -25,6 +25,7 @@ from pathlib import Path
 _log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _done = False
+_preloading = threading.Event()  # set while the shared libraries are being dlopen()ed
 
 # Loaded in this order (each needs the ones before); the import would load them on its first extension module.
 _LIBRARIES = ("libtensorflow_framework.so.2", "libtensorflow_cc.so.2", "python/lib_pywrap_tensorflow_common.so")
@@ -53,10 +54,17 @@ def import_tensorflow() -> None:
         _done = True
 
 
+def loading_libraries() -> bool:
+    """True while TensorFlow's libraries are being loaded. The dynamic loader holds its lock meanwhile (~0.5 s,
+    their static initialisers), and creating a thread waits for that lock: whoever can, starts threads later."""
+    return _preloading.is_set()
+
+
 def _preload_libraries() -> None:
     """dlopen() TensorFlow's large shared libraries with the GIL released; any failure leaves it to the import."""
     if not sys.platform.startswith("linux"):
         return
+    _preloading.set()
     try:
         import importlib.util
 
@@ -73,6 +81,8 @@ def _preload_libraries() -> None:
                 return
     except Exception:  # noqa: BLE001 - an optimisation only: the import loads them itself
         _log.debug("preloading TensorFlow's libraries failed", exc_info=True)
+    finally:
+        _preloading.clear()
 
 
 def collect_garbage() -> None:

@@ -62,6 +62,7 @@ def _render_thread() -> ThreadPoolExecutor:
     with _executor_lock:
         if _executor is None:
             _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="figure-render")
+            _executor.submit(lambda: None)  # its thread now, with the window: not while TensorFlow loads
         return _executor
 
 
@@ -130,6 +131,8 @@ class MplCanvas(FigureCanvasQTAgg):
         self._resize_pending = False  # resized while a render ran: the figure takes the size after it
         self._preparing = False  # in _start_render's preparation (the picture on screen stays)
         self._render_done.connect(self._on_render_done)
+        if self.RENDER_OFF_THREAD:
+            _render_thread()
 
     # -- public API -----------------------------------------------------------------------
     def request_draw(self) -> None:

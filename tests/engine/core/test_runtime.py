@@ -41,14 +41,22 @@ def test_import_freezes_what_tensorflow_built_and_leaves_the_collector_on():
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the preload is for Linux's dynamic loader")
-def test_preload_loads_the_big_library_before_any_import():
+def test_preload_loads_the_big_library_before_any_import_and_says_when_it_is_loading():
     result = _run("""
+        import threading, time
         from engine.core import runtime
-        runtime._preload_libraries()  # a ctypes call of dlopen: the GIL is released while it loads
+        before = runtime.loading_libraries()
+        seen = []
+        loader = threading.Thread(target=runtime._preload_libraries)  # a ctypes dlopen: the GIL is released
+        loader.start()
+        while loader.is_alive():  # what a job start asks meanwhile (creating a thread now would wait)
+            seen.append(runtime.loading_libraries())
+            time.sleep(0.005)
         maps = open("/proc/self/maps").read()
-        print("RESULT " + json.dumps({"cc": "libtensorflow_cc" in maps, "imported": "tensorflow" in sys.modules}))
+        print("RESULT " + json.dumps({"cc": "libtensorflow_cc" in maps, "imported": "tensorflow" in sys.modules,
+                                      "before": before, "during": any(seen), "after": runtime.loading_libraries()}))
     """)
-    assert result == {"cc": True, "imported": False}
+    assert result == {"cc": True, "imported": False, "before": False, "during": True, "after": False}
 
 
 def test_collect_garbage_frees_new_cycles_without_walking_or_thawing_the_frozen():

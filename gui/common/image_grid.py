@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import matplotlib as mpl
 import numpy as np
 from matplotlib.transforms import ScaledTranslation
 from PySide6.QtCore import Signal
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import QWidget
 from gui.common.canvas import MplCanvas, changes_figure, reads_figure
 
 _TITLE_PAD_PT = 4  # row titles: points left of the mosaic
+_TITLE_MIN_PT = 6  # a row title shrinks (not below this) when its row is shorter than the title
 _CAPTION_PAD_PT = 3  # captions: points below the mosaic
 
 
@@ -56,6 +58,7 @@ class ImageGrid(MplCanvas):
         self._shape: tuple | None = None
         self.rebuilds = 0  # how often the artists were recreated (for tests and profiling)
         self.mpl_connect("button_press_event", self._on_button_press)
+        self.mpl_connect("draw_event", self._fit_row_titles)
 
     # -- public API -----------------------------------------------------------------------
     def set_images(
@@ -180,6 +183,24 @@ class ImageGrid(MplCanvas):
         for top, left, h, w in bottom:
             self._captions.append(self.ax.text(left + (w - 1) / 2, top + h - 0.5, "", ha="center", va="top",
                                                fontsize="small", multialignment="center", transform=below))
+
+    def _fit_row_titles(self, event) -> None:
+        """After a draw: row titles longer than their rows are drawn smaller, all at one size (rows of a small
+        grid are short); when all fit, at the normal size. A changed size is drawn at the next redraw."""
+        if self.is_saving() or not self._titles:
+            return
+        fitting = mpl.rcParams["font.size"]
+        for title, row in zip(self._titles, self._tiles):
+            top, _, h, _ = row[0]
+            (_, y0), (_, y1) = self.ax.transData.transform([(0, top - 0.5), (0, top + h - 0.5)])
+            length = title.get_window_extent(event.renderer).height / title.get_fontsize()  # pixels per point
+            fitting = min(fitting, 0.95 * abs(y1 - y0) / max(length, 1e-6))
+        fitting = max(_TITLE_MIN_PT, fitting)
+        if any(abs(title.get_fontsize() - fitting) > 0.5 for title in self._titles):
+            for title in self._titles:
+                title.set_fontsize(fitting)
+            self.invalidate_layout()
+            self.request_draw()
 
     def _mosaic(self, shown: list[np.ndarray]) -> np.ndarray:
         """All tiles in one array; gaps are NaN (grey, masked: transparent) or alpha 0 (colour)."""

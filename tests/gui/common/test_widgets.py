@@ -167,6 +167,27 @@ def test_image_grid_texts_fit_in_the_figure(qtbot, grid):
         assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= fig.x1 and box.y1 <= fig.y1, text.get_text()
 
 
+def test_image_grid_row_titles_shrink_to_fit_short_rows_and_grow_back(qtbot, grid):
+    grid.set_images([np.zeros((8, 28, 28, 1))] * 2, ["original", "reconstructed"])
+    shown(qtbot, grid, 540, 150)  # rows ~50 px tall: "reconstructed" at 10 pt is ~75 px long
+
+    def overlaps() -> list[str]:
+        renderer = grid.get_renderer()
+        out = []
+        for row, title in enumerate(grid._titles):
+            top, _, h, _ = grid._tiles[row][0]
+            (_, y0), (_, y1) = grid.ax.transData.transform([(0, top - 0.5), (0, top + h - 0.5)])
+            if title.get_window_extent(renderer).height > abs(y1 - y0) + 1:
+                out.append(title.get_text())
+        return out
+
+    qtbot.waitUntil(lambda: not grid.is_dirty() and grid.full_draws > 0 and not overlaps(), timeout=5000)
+    sizes = [t.get_fontsize() for t in grid._titles]
+    assert sizes[0] == sizes[1] < 10  # made smaller for "reconstructed" to fit its row, both alike
+    grid.resize(900, 500)
+    qtbot.waitUntil(lambda: [t.get_fontsize() for t in grid._titles] == [10, 10], timeout=5000)  # room again
+
+
 # -- MplCanvas drawing policy ----------------------------------------------------------------
 def test_hidden_canvas_does_not_draw_until_shown(qtbot):
     tabs = QTabWidget()

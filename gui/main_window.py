@@ -45,11 +45,13 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.status_label = QLabel("Ready. Press Start training to train on the built-in MNIST digits.")
         self.statusBar().addWidget(self.status_label, 1)
+        self._statuses = {self.training_tab: self.status_label.text()}  # each tab's last message
         for tab in self._all_tabs():
-            tab.status_changed.connect(self.show_status)
+            self._follow_status(tab)
         self._build_menus()
         self._fit_to_screen(1280, 820)
         self._restore_settings()
+        self.tabs.currentChanged.connect(self._show_tab_status)  # after the restore: the greeting stays at launch
         self._closed = False
         self.warm_up = JobRunner(self)
         self.warm_up.succeeded.connect(self._on_warmed_up)
@@ -66,9 +68,11 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_warmed_up(self, versions: str) -> None:
+        ready = f"Ready ({versions} loaded). Press Start training to train on the built-in MNIST digits."
+        if self._statuses.get(self.training_tab, "").startswith("Ready"):
+            self._statuses[self.training_tab] = ready
         if self.status_label.text().startswith("Ready"):
-            self.status_label.setText(f"Ready ({versions} loaded). Press Start training to train on the "
-                                      "built-in MNIST digits.")
+            self.status_label.setText(ready)
 
     def _all_tabs(self) -> tuple:
         """The tabs built so far (the lazy ones only once shown or used)."""
@@ -136,7 +140,7 @@ class MainWindow(QMainWindow):
         return self._runs_page.tab
 
     def _on_tab_built(self, tab) -> None:
-        tab.status_changed.connect(self.show_status)
+        self._follow_status(tab)
         tab.restore_settings(self.settings)
         if hasattr(tab, "resume_requested"):  # the Runs tab
             tab.resume_requested.connect(self._resume_run)
@@ -295,6 +299,21 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def show_status(self, text: str) -> None:
         self.status_label.setText(text)
+
+    def _follow_status(self, tab) -> None:
+        """A tab's messages are shown when they come (news, whichever tab is in front) and kept as its own: the
+        status bar shows the tab in front's last message, not one another tab left there."""
+        def on_status(text: str) -> None:
+            self._statuses[tab] = text
+            self.show_status(text)
+
+        tab.status_changed.connect(on_status)
+
+    @Slot(int)
+    def _show_tab_status(self, _index: int) -> None:
+        page = self.tabs.currentWidget()
+        tab = page.tab if isinstance(page, LazyTab) and page.is_built() else page
+        self.status_label.setText(self._statuses.get(tab, ""))
 
     @Slot()
     def _tab_names(self) -> list[str]:

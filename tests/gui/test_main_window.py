@@ -1,4 +1,4 @@
-"""The main window as a whole: it opens inside the screen."""
+"""The main window as a whole: it opens inside the screen, its status bar speaks for the tab in front."""
 
 
 def test_window_opens_inside_the_screen(window):
@@ -6,6 +6,23 @@ def test_window_opens_inside_the_screen(window):
     # The status bar (last line of the window) must be on screen, e.g. on a 1280x800 laptop.
     assert window.width() <= free.width() and window.height() <= free.height()
     assert window.statusBar().isVisible()
+
+
+def test_the_status_bar_shows_the_tab_in_fronts_last_message_not_another_tabs(window, qtbot):
+    training, runs = window.training_tab, window.runs_tab
+    window.tabs.setCurrentWidget(training)
+    training.status_changed.emit("Training: epoch 3 of 4 done.")
+    window.tabs.setCurrentWidget(runs)
+    assert window.status_label.text() == ""  # the Runs tab has said nothing: not the Training tab's words
+    runs.status_changed.emit("Deleted run 1.")
+    assert window.status_label.text() == "Deleted run 1."
+    training.status_changed.emit("Finished 4 epoch(s).")  # news from a tab behind: shown at once
+    assert window.status_label.text() == "Finished 4 epoch(s)."
+    window.tabs.setCurrentWidget(training)
+    window.tabs.setCurrentWidget(runs)
+    assert window.status_label.text() == "Deleted run 1."
+    window.tabs.setCurrentWidget(training)
+    assert window.status_label.text() == "Finished 4 epoch(s)."
 
 
 def test_train_start_from_another_tab_shows_the_training_tab_and_starts_nothing(window, qtbot):

@@ -231,6 +231,7 @@ class PhotoView(QWidget):
         settings.setValue("denoise/seed", self.seed.value())
         settings.setValue("denoise/methods", [m for m, b in self.method_boxes.items() if b.isChecked()])
         settings.setValue("denoise/view", self.view_combo.currentData())
+        settings.setValue("denoise/strength", self.strength_panel.slider.value())
 
     def restore_photo_settings(self, settings: QSettings) -> None:
         """Raises TypeError / ValueError on settings of another version (the caller keeps the defaults)."""
@@ -247,6 +248,7 @@ class PhotoView(QWidget):
                 box.setChecked(method in chosen and box.isEnabled())
         index = self.view_combo.findData(str(settings.value("denoise/view", "result")))
         self.view_combo.setCurrentIndex(max(0, index))
+        self.strength_panel.slider.setValue(int(settings.value("denoise/strength", 100)))  # the slider clamps it
 
 
 def _spin(box, low, high, value, tip: str):

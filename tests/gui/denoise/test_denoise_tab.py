@@ -289,12 +289,14 @@ def test_settings_are_kept(qtbot, tab, window, settings):
     tab.seed.setValue(7)
     for method, box in tab.method_boxes.items():
         box.setChecked(method == "tv")
+    tab.strength_panel.slider.setValue(80)
     window.save_settings()
     again = MainWindow(settings)
     qtbot.addWidget(again)
     restored = again.denoise_tab
     assert restored.noise_config() == denoise.NoiseConfig("salt_pepper", 25.0, 0.125, 7)
     assert restored.chosen_methods() == ["tv"]
+    assert restored.strength_panel.strength() == pytest.approx(0.8)
     again.close()
 
 

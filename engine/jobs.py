@@ -56,11 +56,11 @@ def open_model_job(path: str | Path) -> Job:
     return job
 
 
+@_with_tensorflow
 def warm_up_job() -> Job:
     """Import TensorFlow and create its runtime ahead of the first training."""
 
     def job(state: JobState) -> str:
-        runtime.import_tensorflow()
         import keras
         import tensorflow as tf
 

@@ -119,25 +119,12 @@ class MainWindow(QMainWindow):
 
         return RunsTab(self.session)
 
-    @property
-    def reconstruction_tab(self):
-        return self._reconstruction_page.tab
-
-    @property
-    def denoise_tab(self):
-        return self._denoise_page.tab
-
-    @property
-    def sampling_tab(self):
-        return self._sampling_page.tab
-
-    @property
-    def anomaly_tab(self):
-        return self._anomaly_page.tab
-
-    @property
-    def runs_tab(self):
-        return self._runs_page.tab
+    # The lazy tabs themselves (asking builds the tab).
+    reconstruction_tab = property(lambda self: self._reconstruction_page.tab)
+    denoise_tab = property(lambda self: self._denoise_page.tab)
+    sampling_tab = property(lambda self: self._sampling_page.tab)
+    anomaly_tab = property(lambda self: self._anomaly_page.tab)
+    runs_tab = property(lambda self: self._runs_page.tab)
 
     def _on_tab_built(self, tab) -> None:
         self._follow_status(tab)

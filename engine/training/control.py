@@ -1,7 +1,7 @@
 """Changing a training while it runs: more or fewer epochs and a new learning rate, asked for from any
-thread (engine.training.requests.TrainingControl), applied by the trainer at the end of the epoch under way (ApplyChanges), and
-recorded in the run (the tracker's `changes` and `settings`). Also the roll-back of a diverged run to its
-best epoch (`roll_back`), which continues with a lower learning rate."""
+thread (engine.training.requests.TrainingControl), applied by the trainer at the end of the epoch under
+way (ApplyChanges), and recorded in the run (the tracker's `changes` and `settings`). Also the roll-back
+of a diverged run to its best epoch (`roll_back`), which continues with a lower learning rate."""
 from __future__ import annotations
 
 from typing import Any, Callable

@@ -115,7 +115,8 @@ def _train(config: TrainConfig, dataset, state: JobState, recorder: RunRecorder 
     try:
         model.fit(
             train_pipeline(x_train, batch_size, config.noise_factor, config.seed, labels[0] if labels else None),
-            validation_data=tf.data.Dataset.from_tensor_slices(tuple(as_tensor(v) for v in val_data)).batch(max(batch_size, 256)),
+            validation_data=tf.data.Dataset.from_tensor_slices(tuple(as_tensor(v) for v in val_data)).batch(
+                max(batch_size, 256)),
             epochs=TrainConfig.LIMITS["epochs"].high if control is not None else config.epochs,
             initial_epoch=resumed_after or 0, callbacks=callbacks, verbose=0, shuffle=False,
         )

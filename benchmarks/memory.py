@@ -36,19 +36,16 @@ def main() -> int:
 
     import numpy as np
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
 
     from engine.core.events import EpochEnded
     from gui.common.forms import set_choice
-    from gui.main_window import MainWindow
+    from main import open_window
 
     work = Path(tempfile.mkdtemp(prefix="aes_memory_"))
     os.environ["AES_RUNS_DIR"] = str(work / "runs")
     x = np.random.default_rng(0).random((args.samples, 28, 28)).astype(np.float32)
     np.save(work / "x.npy", x)
-    app = QApplication.instance() or QApplication([])
-    window = MainWindow(QSettings(str(work / "settings.ini"), QSettings.IniFormat))
-    window.show()
+    app, window = open_window([sys.argv[0]], QSettings(str(work / "settings.ini"), QSettings.IniFormat))
     tab = window.training_tab
     set_choice(tab.data_kind, "array")
     tab.data_path.setText(str(work / "x.npy"))

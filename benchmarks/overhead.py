@@ -92,17 +92,15 @@ class AppSide:
 
     def __init__(self, path: Path, config: TrainConfig, settings_file: Path):
         from PySide6.QtCore import QEventLoop, QObject, QSettings, Slot
-        from PySide6.QtWidgets import QApplication, QMessageBox
+        from PySide6.QtWidgets import QMessageBox
 
-        from gui.main_window import MainWindow
         from gui.common.forms import set_choice
+        from main import open_window
 
-        self.app = QApplication.instance() or QApplication([sys.argv[0]])
         for name in ("warning", "information", "critical"):  # never block on a dialog
             setattr(QMessageBox, name, staticmethod(lambda _p, title, text, *a, **k: self.errors.append(f"{title}: {text}")))
         self.errors: list[str] = []
-        self.window = MainWindow(QSettings(str(settings_file), QSettings.IniFormat))
-        self.window.show()
+        self.app, self.window = open_window([sys.argv[0]], QSettings(str(settings_file), QSettings.IniFormat))
         self.app.processEvents()
         tab = self.tab = self.window.training_tab
         set_choice(tab.data_kind, "mnist_file")

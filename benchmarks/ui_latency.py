@@ -45,20 +45,18 @@ def measure(kind: str, epochs: int, mnist: str, samples: int | None) -> dict:
     os.environ.setdefault("QT_API", "PySide6")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from PySide6.QtCore import QEventLoop, QObject, QSettings, Qt, QTimer, Slot
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    from PySide6.QtWidgets import QMessageBox
 
     from engine.core.config import TrainConfig
     from engine.core.events import Started
-    from gui.main_window import MainWindow
     from gui.common.forms import set_choice
+    from main import open_window
 
-    app = QApplication.instance() or QApplication([sys.argv[0]])
     errors: list[str] = []
     for name in ("warning", "information", "critical"):  # never block on a dialog
         setattr(QMessageBox, name, staticmethod(lambda _p, title, text, *a, **k: errors.append(f"{title}: {text}")))
     tmp = Path(tempfile.mkdtemp(prefix="ui_latency_"))
-    window = MainWindow(QSettings(str(tmp / "settings.ini"), QSettings.IniFormat))
-    window.show()
+    app, window = open_window([sys.argv[0]], QSettings(str(tmp / "settings.ini"), QSettings.IniFormat))
     tab = window.training_tab
     tab.apply_config(TrainConfig(model_kind=kind, epochs=epochs))  # the app's defaults otherwise
     if mnist and Path(mnist).exists():

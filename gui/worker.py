@@ -25,6 +25,7 @@ from shiboken6 import isValid
 
 from engine.core import runtime
 from engine.core.jobs import Job, JobState
+from gui import collector
 
 _log = logging.getLogger(__name__)
 
@@ -255,6 +256,7 @@ class JobRunner(QObject):
         if self._job is not None:
             return False
         _prune()
+        collector.collect_before_job()
         stop = threading.Event()
         channel = _Channel(self._max_backlog)
         thread = QThread()  # no parent: the module registry keeps it until it has ended

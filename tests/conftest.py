@@ -44,6 +44,16 @@ def _dangling_qthreads():
 
 
 @pytest.fixture(autouse=True)
+def _collect_on_the_gui_thread():
+    """Once a GUI test has handed garbage collection to the GUI thread (gui.collector), the tests after it run
+    with the automatic collector off: what would have been collected is collected between tests."""
+    yield
+    collector = sys.modules.get("gui.collector")
+    if collector is not None and collector.installed() is not None:
+        collector.installed().collect_due()
+
+
+@pytest.fixture(autouse=True)
 def _private_run_store(tmp_path_factory, monkeypatch):
     """Every test records its training runs in a fresh folder, never in the user's run store."""
     monkeypatch.setenv("AES_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))

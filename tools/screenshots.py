@@ -20,13 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from matplotlib.backend_bases import MouseEvent  # noqa: E402
 
 from engine.core.config import GENERATIVE_KINDS  # noqa: E402
 from engine.denoise.pipeline import BUNDLED  # noqa: E402
-from gui.main_window import MainWindow  # noqa: E402
+from main import open_window  # noqa: E402
 from gui.common.forms import set_choice  # noqa: E402
 
 
@@ -49,11 +48,9 @@ def main() -> int:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    app = QApplication(sys.argv)
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"), QSettings.IniFormat)
-    window = MainWindow(settings)
+    app, window = open_window(sys.argv, settings)
     window.resize(1400, 900)
-    window.show()
     if args.denoise:
         denoise_shots(app, window, out, args.denoise, args.sigma)
         return 0

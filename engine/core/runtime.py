@@ -10,7 +10,8 @@ So `import_tensorflow` first loads TensorFlow's shared libraries through a ctype
 releases the GIL around foreign calls; the import then finds them loaded), imports with the collector
 off, and moves what the import created to the collector's permanent generation (gc.freeze), where later
 collections never walk it: a full collection at the start of a training then takes milliseconds, not
-~250 ms. The collector itself stays on for everything created later.
+~250 ms. The collector itself stays on for everything created later (the GUI runs it on its own thread only:
+gui.collector).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ _log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _done = False
 _preloading = threading.Event()  # set while the shared libraries are being dlopen()ed
+_collecting_thread: int | None = None  # the one thread that may collect garbage cycles (None: any)
 
 # Loaded in this order (each needs the ones before); the import would load them on its first extension module.
 _LIBRARIES = ("libtensorflow_framework.so.2", "libtensorflow_cc.so.2", "python/lib_pywrap_tensorflow_common.so")
@@ -49,7 +51,7 @@ def import_tensorflow() -> None:
             import tensorflow  # noqa: F401
         finally:
             gc.freeze()  # what the import built lives as long as the process: never walk it again
-            if enabled:
+            if enabled and _collecting_thread is None:  # (a host that took collections over meanwhile keeps it off)
                 gc.enable()
         _done = True
 
@@ -85,11 +87,23 @@ def _preload_libraries() -> None:
         _preloading.clear()
 
 
+def collect_only_on_this_thread() -> None:
+    """Make the calling thread the only one that collects garbage cycles: collect_garbage() called on any
+    other thread returns at once. For a host whose objects must be deleted on its own thread (a Qt GUI: a
+    QObject in a cycle, deleted by a collection in a worker, crashes Qt); that host also turns the
+    automatic collector off and collects on its thread itself (gui.collector)."""
+    global _collecting_thread
+    _collecting_thread = threading.get_ident()
+
+
 def collect_garbage() -> None:
     """Collect what earlier work left (models since replaced, their graphs) before a training, walking only
     objects created since TensorFlow was imported: a few milliseconds. Where TensorFlow was imported some
-    other way (a script, the tests), the first call collects everything once and freezes the survivors."""
+    other way (a script, the tests), the first call collects everything once and freezes the survivors.
+    Does nothing off the thread a host reserved for collections (collect_only_on_this_thread)."""
     global _done
+    if _collecting_thread is not None and threading.get_ident() != _collecting_thread:
+        return
     if _done:
         gc.collect()
         return

@@ -6,6 +6,14 @@ from PySide6.QtCore import QSettings
 from gui.main_window import MainWindow
 
 
+@pytest.fixture(autouse=True)
+def _gui_thread_collector(qapp):
+    """Garbage cycles are collected on the GUI thread only, as in the app (main.py installs the same)."""
+    from gui import collector
+
+    return collector.install()
+
+
 @pytest.fixture
 def messages(monkeypatch):
     """Record message boxes instead of blocking on them; returns the list of (title, text)."""

@@ -94,3 +94,38 @@ def test_collect_garbage_freezes_once_where_tensorflow_came_in_another_way():
     """)
     assert result["before"] == 0 and result["first"] > 100_000, result
     assert result["second"] == result["first"], result
+
+
+def test_a_host_that_keeps_collections_on_its_thread_gets_none_elsewhere_nor_the_collector_back():
+    """A Qt GUI deletes its objects on its own thread only (gui.collector): a worker's collect_garbage()
+    leaves garbage cycles to that thread, and TensorFlow's import in a worker leaves automatic collection
+    off, even when the host took collections over while the import ran."""
+    result = _run("""
+        import gc, threading, weakref
+        from engine.core import runtime
+
+        class Node:
+            pass
+
+        def cycle():
+            a, b = Node(), Node()
+            a.other, b.other = b, a
+            return weakref.ref(a)
+
+        importing = threading.Thread(target=runtime.import_tensorflow)  # the app's warm-up, in a worker
+        importing.start()
+        while "tensorflow" not in sys.modules:  # the host takes over while the import runs
+            pass
+        gc.disable()
+        runtime.collect_only_on_this_thread()
+        importing.join()
+        enabled_after_import = gc.isenabled()
+        elsewhere = cycle()
+        worker = threading.Thread(target=runtime.collect_garbage)
+        worker.start(); worker.join()
+        left_by_worker = elsewhere() is not None
+        runtime.collect_garbage()  # on the host's thread
+        print("RESULT " + json.dumps({"enabled_after_import": enabled_after_import, "left_by_worker": left_by_worker,
+                                      "freed_here": elsewhere() is None}))
+    """)
+    assert result == {"enabled_after_import": False, "left_by_worker": True, "freed_here": True}

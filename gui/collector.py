@@ -39,7 +39,7 @@ class GuiThreadCollector(QObject):
         """Collect the oldest generation whose threshold is passed, once the youngest's is; the generation
         collected, or None."""
         counts, thresholds = gc.get_count(), gc.get_threshold()
-        if thresholds[0] == 0 or counts[0] <= thresholds[0]:
+        if thresholds[0] == 0 or counts[0] <= thresholds[0] or runtime.importing_tensorflow():
             return None
         generation = next((g for g in (2, 1) if counts[g] > thresholds[g]), 0)
         gc.collect(generation)
@@ -69,6 +69,6 @@ def collect_before_job() -> None:
     """What earlier work left (a replaced model and its graphs) goes before a job starts, collected here: the
     job's own collection (engine.core.runtime.collect_garbage) is left to this thread. Only new objects are
     walked (startup and TensorFlow's import are frozen): milliseconds. Nothing without the collector."""
-    if _installed is not None:
+    if _installed is not None and not runtime.importing_tensorflow():  # (then the import's objects are not frozen yet)
         gc.collect()
         _installed.collections[2] += 1

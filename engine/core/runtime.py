@@ -28,6 +28,7 @@ _lock = threading.Lock()
 _done = False
 _preloading = threading.Event()  # set while the shared libraries are being dlopen()ed
 _collecting_thread: int | None = None  # the one thread that may collect garbage cycles (None: any)
+_importing = threading.Event()  # set while import_tensorflow() runs
 
 # Loaded in this order (each needs the ones before); the import would load them on its first extension module.
 _LIBRARIES = ("libtensorflow_framework.so.2", "libtensorflow_cc.so.2", "python/lib_pywrap_tensorflow_common.so")
@@ -42,18 +43,26 @@ def import_tensorflow() -> None:
     with _lock:
         if _done:
             return
-        if "tensorflow" not in sys.modules:
-            _preload_libraries()
+        _importing.set()
         enabled = gc.isenabled()
         gc.disable()
         try:
+            if "tensorflow" not in sys.modules:
+                _preload_libraries()
             import keras  # noqa: F401 - imported for its side effect
             import tensorflow  # noqa: F401
         finally:
             gc.freeze()  # what the import built lives as long as the process: never walk it again
             if enabled and _collecting_thread is None:  # (a host that took collections over meanwhile keeps it off)
                 gc.enable()
+            _importing.clear()
         _done = True
+
+
+def importing_tensorflow() -> bool:
+    """True while import_tensorflow() runs: a collection meanwhile would walk the ~360,000 objects it makes
+    before they are frozen (up to ~190 ms each, GIL held). A host that collects itself waits for the end."""
+    return _importing.is_set()
 
 
 def loading_libraries() -> bool:

@@ -116,6 +116,7 @@ def test_a_host_that_keeps_collections_on_its_thread_gets_none_elsewhere_nor_the
         importing.start()
         while "tensorflow" not in sys.modules:  # the host takes over while the import runs
             pass
+        during = runtime.importing_tensorflow()  # (the host does not collect meanwhile)
         gc.disable()
         runtime.collect_only_on_this_thread()
         importing.join()
@@ -126,6 +127,7 @@ def test_a_host_that_keeps_collections_on_its_thread_gets_none_elsewhere_nor_the
         left_by_worker = elsewhere() is not None
         runtime.collect_garbage()  # on the host's thread
         print("RESULT " + json.dumps({"enabled_after_import": enabled_after_import, "left_by_worker": left_by_worker,
-                                      "freed_here": elsewhere() is None}))
+                                      "freed_here": elsewhere() is None, "importing": [during, runtime.importing_tensorflow()]}))
     """)
-    assert result == {"enabled_after_import": False, "left_by_worker": True, "freed_here": True}
+    assert result == {"enabled_after_import": False, "left_by_worker": True, "freed_here": True,
+                      "importing": [True, False]}

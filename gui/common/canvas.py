@@ -20,12 +20,14 @@ import functools
 import os
 import threading
 import traceback
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QImage, QPainter, QPaintEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
+from shiboken6 import isValid
 
 os.environ.setdefault("QT_API", "PySide6")  # matplotlib must bind to the Qt we use
 
@@ -54,12 +56,30 @@ class OnDemandConstrainedLayout(ConstrainedLayoutEngine):
 
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
+_notifier: "_RenderNotifier | None" = None
+
+
+class _RenderNotifier(QObject):
+    """Carries "render done" from the render thread to the GUI thread. It lives as long as the application, so
+    the render thread never emits on a canvas that the GUI thread may be deleting meanwhile."""
+
+    done = Signal(object, int)  # a weak reference to the canvas, the render's number
+
+    @Slot(object, int)
+    def _deliver(self, canvas_ref, number: int) -> None:
+        canvas = canvas_ref()
+        if canvas is not None and isValid(canvas):
+            canvas._on_render_done(number)
 
 
 def _render_thread() -> ThreadPoolExecutor:
-    """The one thread that renders figures (matplotlib serialises figure draws on a global lock anyway)."""
-    global _executor
+    """The one thread that renders figures (matplotlib serialises figure draws on a global lock anyway); made
+    on the GUI thread, with its notifier."""
+    global _executor, _notifier
     with _executor_lock:
+        if _notifier is None or not isValid(_notifier):
+            _notifier = _RenderNotifier(QCoreApplication.instance())
+            _notifier.done.connect(_notifier._deliver)  # queued: emitted in the render thread
         if _executor is None:
             _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="figure-render")
             _executor.submit(lambda: None)  # its thread now, with the window: not while TensorFlow loads
@@ -100,7 +120,6 @@ class MplCanvas(FigureCanvasQTAgg):
 
     DRAW_INTERVAL_MS = 100
     RENDER_OFF_THREAD = False  # a subclass whose mutators are @changes_figure may render in the render thread
-    _render_done = Signal(int)  # emitted by the render thread: that render's number
 
     def __init__(
         self,
@@ -130,7 +149,6 @@ class MplCanvas(FigureCanvasQTAgg):
         self._deferred: list = []  # (method, args, kwargs) called while it runs, replayed after it
         self._resize_pending = False  # resized while a render ran: the figure takes the size after it
         self._preparing = False  # in _start_render's preparation (the picture on screen stays)
-        self._render_done.connect(self._on_render_done)
         if self.RENDER_OFF_THREAD:
             _render_thread()
 
@@ -257,21 +275,20 @@ class MplCanvas(FigureCanvasQTAgg):
         self._renders_started += 1
         render = _Render(self._renders_started, RendererAgg(w, h, self.figure.dpi), (w, h, self.figure.dpi))
         self._render = render
-        render.future = _render_thread().submit(self._render_figure, render)
+        render.future = _render_thread().submit(self._render_figure, render, weakref.ref(self))
 
-    def _render_figure(self, render: _Render) -> None:
-        """Render thread: draw the figure into the render's own buffer; draw_event handlers run later, here."""
+    def _render_figure(self, render: _Render, canvas_ref: weakref.ref) -> None:
+        """Render thread: draw the figure into the render's own buffer; draw_event handlers run later, there."""
         render.thread = threading.get_ident()
         try:
             with self.callbacks.blocked(signal="draw_event"):
                 self.figure.draw(render.renderer)
         finally:
             try:
-                self._render_done.emit(render.number)
-            except RuntimeError:  # the widget was deleted meanwhile: nothing to show
+                _notifier.done.emit(canvas_ref, render.number)
+            except RuntimeError:  # the application is gone: nothing to show
                 pass
 
-    @Slot(int)
     def _on_render_done(self, number: int) -> None:
         if self._render is not None and self._render.number == number:
             self._complete_render(self._render)

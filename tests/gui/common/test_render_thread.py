@@ -181,3 +181,21 @@ def test_image_grid_rejects_bad_input_at_once_and_shows_good_input_after_a_rende
     finished(qtbot, grid, gate)
     assert grid.grid_shape() == (1, 2) and grid.shown_row_title(0) == "second" and grid.shown_caption(1) == "y"
     np.testing.assert_allclose(grid.shown_image(0, 1), second[1, ..., 0])
+
+
+def test_a_canvas_deleted_while_it_renders_is_left_alone_and_the_others_still_show_theirs(qtbot, plot, monkeypatch,
+                                                                                          gates):
+    import shiboken6
+
+    doomed = LossPlot()
+    shown_plot(qtbot, doomed)
+    gate = rendering(qtbot, monkeypatch, doomed, lambda: doomed.reset("gone", total_epochs=4), gates=gates)
+    future = doomed._render.future
+    shiboken6.delete(doomed)  # its window closed and deleted while the render thread draws its figure
+    gate.allow()
+    qtbot.waitUntil(future.done, timeout=5000)
+    qtbot.wait(50)  # the "done" notice arrives and finds the canvas gone
+    shown_plot(qtbot, plot)  # the render thread and its notices still serve the others
+    full = plot.full_draws
+    plot.reset("still here", total_epochs=4)
+    qtbot.waitUntil(lambda: plot.full_draws > full and not plot.is_rendering(), timeout=5000)

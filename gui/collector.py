@@ -28,7 +28,6 @@ class GuiThreadCollector(QObject):
 
     def __init__(self, parent: QObject) -> None:
         super().__init__(parent)
-        self.collections = [0, 0, 0]  # per generation (tests, profiling)
         self._timer = QTimer(self)
         self._timer.setInterval(INTERVAL_MS)
         self._timer.timeout.connect(self.collect_due)
@@ -39,12 +38,18 @@ class GuiThreadCollector(QObject):
         """Collect the oldest generation whose threshold is passed, once the youngest's is; the generation
         collected, or None."""
         counts, thresholds = gc.get_count(), gc.get_threshold()
-        if thresholds[0] == 0 or counts[0] <= thresholds[0] or runtime.importing_tensorflow():
+        if thresholds[0] == 0 or counts[0] <= thresholds[0]:
             return None
         generation = next((g for g in (2, 1) if counts[g] > thresholds[g]), 0)
+        return generation if self.collect(generation) else None
+
+    def collect(self, generation: int = 2) -> bool:
+        """Collect now, unless TensorFlow is being imported (its objects are frozen once it is done; walking
+        them before took up to ~190 ms with the GIL held). True when it collected."""
+        if runtime.importing_tensorflow():
+            return False
         gc.collect(generation)
-        self.collections[generation] += 1
-        return generation
+        return True
 
 
 def install() -> GuiThreadCollector:
@@ -69,6 +74,5 @@ def collect_before_job() -> None:
     """What earlier work left (a replaced model and its graphs) goes before a job starts, collected here: the
     job's own collection (engine.core.runtime.collect_garbage) is left to this thread. Only new objects are
     walked (startup and TensorFlow's import are frozen): milliseconds. Nothing without the collector."""
-    if _installed is not None and not runtime.importing_tensorflow():  # (then the import's objects are not frozen yet)
-        gc.collect()
-        _installed.collections[2] += 1
+    if _installed is not None:
+        _installed.collect()

@@ -72,7 +72,8 @@ def _train(config: TrainConfig, dataset, state: JobState, recorder: RunRecorder 
            strategy, rollback: bool, control: TrainingControl | None) -> TrainResult:
     # What earlier trainings left (models since replaced, their graphs) goes first. A full collection that walked
     # TensorFlow's ~360,000 long-lived objects held the GIL for ~250 ms (2 cores) and stalled the GUI: they are
-    # frozen once (engine.core.runtime), before this run's model exists, and this walks only what came after.
+    # frozen once (engine.core.runtime), before this run's model exists, and this walks only what came after. (In
+    # the app the GUI thread collects, as the job starts: a collection here could delete Qt objects, gui.collector.)
     runtime.collect_garbage()
     x_train, x_val = _checked_arrays(dataset)
     keras.utils.set_random_seed(config.seed)

@@ -1,5 +1,7 @@
 """BM3D in the Denoise tab: side by side with the others, a question before a long run, Cancel between tiles,
 and listed as unavailable without the bm3d package."""
+import threading
+
 import pytest
 from PIL import Image
 from PySide6.QtCore import QTimer
@@ -104,10 +106,12 @@ def test_cancel_stops_bm3d_between_tiles(qtbot, tab, window, tmp_path, monkeypat
 
     monkeypatch.setattr(classical, "BM3D_TILES", (56,))  # 4 tiles of about a second each
     monkeypatch.setattr(classical, "BM3D_OVERLAP", 8)
-    calls, real = [], bm3d.bm3d
+    calls, real, cancelled = [], bm3d.bm3d, threading.Event()
 
     def counted(*args, **kwargs):
         calls.append(1)
+        if len(calls) > 1:  # the second tile waits for the click: a fast machine cannot finish before it
+            cancelled.wait(30)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(bm3d, "bm3d", counted)
@@ -119,6 +123,7 @@ def test_cancel_stops_bm3d_between_tiles(qtbot, tab, window, tmp_path, monkeypat
     assert "BM3D: " in tab.progress_label.text() and f"of {tiles} tiles" in tab.progress_label.text()
     with qtbot.waitSignal(tab.runner.finished, timeout=30_000):
         click(qtbot, tab.cancel_button)
+        cancelled.set()
     assert "Cancelled" in window.status_label.text() and tab.result is None
     assert 1 <= len(calls) < tiles
 

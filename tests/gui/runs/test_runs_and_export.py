@@ -1,5 +1,6 @@
 """Runs tab (every training recorded, compared, reopened, deleted) and the export dialog, on tiny data."""
 import csv
+import threading
 from pathlib import Path
 
 import pytest
@@ -64,8 +65,18 @@ def test_every_training_is_a_run_to_compare_export_and_delete(qtbot, window, mes
     assert [r.id for r in runs.runs] == [runs.runs[0].id] and not first.path.exists()
 
 
-def test_resume_from_the_runs_tab_continues_a_stopped_run(qtbot, window, messages, tiny_npz):
+def test_resume_from_the_runs_tab_continues_a_stopped_run(qtbot, window, messages, tiny_npz, monkeypatch):
     from engine.core.events import EpochEnded
+    from engine.training.callbacks import EpochEvents
+
+    stopped_clicked, real_end = threading.Event(), EpochEvents.whole_epoch_ended
+
+    def held_after_the_second(self, epoch, logs):  # a fast machine cannot finish the 12 epochs before Stop
+        real_end(self, epoch, logs)
+        if epoch >= 1:
+            stopped_clicked.wait(30)
+
+    monkeypatch.setattr(EpochEvents, "whole_epoch_ended", held_after_the_second)
 
     tab = window.training_tab
     set_choice(tab.data_kind, "array")
@@ -78,6 +89,7 @@ def test_resume_from_the_runs_tab_continues_a_stopped_run(qtbot, window, message
     qtbot.waitUntil(lambda: len(epochs) >= 2, timeout=120_000)
     with qtbot.waitSignal(tab.runner.finished, timeout=20_000):
         qtbot.mouseClick(tab.stop_button, Qt.LeftButton)
+        stopped_clicked.set()
     runs = window.runs_tab
     window.tabs.setCurrentWidget(runs)
     qtbot.waitUntil(lambda: len(runs.runs) == 1, timeout=10_000)

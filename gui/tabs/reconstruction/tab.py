@@ -29,6 +29,7 @@ class ReconstructionTab(QWidget):
         self.order = np.arange(0)
         self.page = 0
         self._pending: str | None = None  # what the running job is for
+        self._opened_by_user = False  # the model in use was opened here, and not reconstructed yet
         self._stale = False  # the shown reconstructions do not match the session's model and data
         self._rng = np.random.default_rng()
         self._fit_pending, self._fitted_layout = True, -1  # fit the grid's height at its next draw
@@ -213,12 +214,13 @@ class ReconstructionTab(QWidget):
             return  # the model, data or noise changed while it ran: its result is for the old ones (redone next)
         if pending == "open":
             path = self._opened_path
+            self._opened_by_user = True  # a reconstruction of it that fails is a dialog: the user asked for it
             self.session.set_model(result, f"opened from {path}")
             self.status_changed.emit(f"Opened model {path}.")
         elif pending == "data":
             self.session.set_dataset(result)  # triggers a refresh once this job has finished
         else:
-            self.recon = result
+            self.recon, self._opened_by_user = result, False
             self.histogram.set_errors(result.errors)
             self._reorder()
             e = result.errors
@@ -236,7 +238,9 @@ class ReconstructionTab(QWidget):
                                                                                        "Could not reconstruct")
         self.summary.setText(f"{title}: {message}")
         self.status_changed.emit(f"{title}: {message}")
-        QMessageBox.warning(self, title, message)
+        asked, self._opened_by_user = pending == "open" or self._opened_by_user or self.isVisible(), False
+        if asked:  # not a dialog over another tab for work nobody asked for there
+            QMessageBox.warning(self, title, message)
 
     # ----- navigation ---------------------------------------------------------------
     @Slot()

@@ -179,3 +179,22 @@ def test_the_grid_is_as_tall_as_its_images_and_the_histogram_gets_the_rest(qtbot
     rec.per_page.setValue(3)  # 3 columns: taller than wide enough, the grid gets height back
     qtbot.waitUntil(lambda: rec.grid.grid_shape() == (2, 3) and rec.grid.height() >= 0.55 * sum(rec.plots.sizes()),
                     timeout=10_000)
+
+
+def test_an_unasked_reconstruction_that_fails_says_so_in_its_tab_not_in_a_dialog_over_another(
+        qtbot, window, messages):
+    from engine.data.dataset import Dataset
+
+    rec = window.reconstruction_tab
+    x = np.random.default_rng(0).random((20, 12, 12, 1)).astype(np.float32)
+    window.session.set_dataset(Dataset(x[:15], x[15:], source="grey"))
+    inputs = keras.Input((12, 12, 3))
+    colour = keras.Model(inputs, keras.layers.Conv2D(3, 3, padding="same")(inputs), name="colour")
+    window.tabs.setCurrentWidget(window.denoise_tab)
+    window.session.set_model(colour, "made for a test")  # the Reconstruction tab tries it on the grey data
+    qtbot.waitUntil(lambda: "Could not reconstruct" in rec.summary.text(), timeout=60_000)
+    assert messages == [] and "12x12x3" in rec.summary.text()
+    window.tabs.setCurrentWidget(rec)  # asked on its own tab, it is a dialog
+    window.session.set_model(colour, "made for a test, again")
+    qtbot.waitUntil(lambda: len(messages) == 1, timeout=60_000)
+    assert messages[0][0] == "Could not reconstruct" and "12x12x3" in messages[0][1]

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox
 
 from gui.common import drops, file_dialogs, help_content
 from gui.common.recent_files import clean_recent
-from gui.lazy_tab import LazyTab, Tabs
+from gui.lazy_tab import LazyTab, Tabs, wait_for_imports
 from gui.session import Session
 from gui.tabs.denoise import RECENT_KEY
 from gui.tabs.training.tab import TrainingTab
@@ -55,7 +55,8 @@ class MainWindow(QMainWindow):
         self._closed = False
         self.warm_up = JobRunner(self)
         self.warm_up.succeeded.connect(self._on_warmed_up)
-        QTimer.singleShot(300, self._start_warm_up)  # after the window is on screen
+        # TensorFlow next, after the window and its plots (their imports would only slow each other down)
+        self.training_tab.plots.built.connect(lambda: QTimer.singleShot(300, self._start_warm_up))
 
     @Slot()
     def _start_warm_up(self) -> None:
@@ -172,6 +173,7 @@ class MainWindow(QMainWindow):
     def _fill_sample_menu(self) -> None:
         """Filled when first opened: finding the samples imports the image readers, not needed to open the window."""
         if not self.sample_menu.actions():
+            wait_for_imports()
             from gui.tabs.denoise.files import fill_sample_menu
 
             fill_sample_menu(self.sample_menu, lambda name: self.denoise_tab.open_sample(name))
@@ -252,6 +254,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_architecture(self) -> None:
+        wait_for_imports()
         from gui.common.architecture_view import ArchitectureDialog
 
         model = self._current_model("Architecture")
@@ -263,6 +266,7 @@ class MainWindow(QMainWindow):
     def show_export(self) -> None:
         """Model > Export: on the Anomaly tab with a detector, the detector's model; else the model in use.
         The dialog says which."""
+        wait_for_imports()
         from gui.common.export_dialog import ExportDialog
 
         if self.tabs.currentWidget() is self._anomaly_page and self.anomaly_tab.detector is not None:
@@ -350,6 +354,10 @@ class MainWindow(QMainWindow):
         for tab in self._all_tabs():
             tab.save_settings(self.settings)
         self.settings.sync()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self.training_tab.plots.load_in_background()  # on whichever tab it opens: TensorFlow's warm-up follows them
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         """Stop any running job (training keeps nothing half-written) before closing."""

@@ -38,6 +38,7 @@ def window(qtbot, settings, messages):
     win = MainWindow(settings)
     qtbot.addWidget(win)
     win.show()
+    qtbot.waitUntil(win.training_tab.plots.is_built, timeout=60_000)  # built as the background import ends
     yield win
     win.close()
 

@@ -14,9 +14,8 @@ from engine.jobs import train_job
 from engine.training.runs import RunStore  # here, not at Start: its C modules (_csv) would wait on TensorFlow's dlopen
 from gui.common import file_dialogs
 from gui.common.forms import scroll_column, set_choice
-from gui.common.image_grid import ImageGrid
-from gui.common.loss_plot import LossPlot
 from gui.failures import failure_text, stopped
+from gui.lazy_tab import LazyView
 from gui.session import Session
 from gui.tabs.training.form import TrainingForm
 from gui.tabs.training.previews import preview_rows
@@ -88,22 +87,23 @@ class TrainingTab(QWidget):
         self.data_kind.currentIndexChanged.connect(self._idle_hint)  # the hint names the data Start will use
         # Two lines always: a label that changes height would resize (and fully redraw) both plots.
         self.progress_label.setMinimumHeight(2 * self.progress_label.fontMetrics().lineSpacing() + 4)
-        self.loss_plot = LossPlot(smoothing=0.6)  # batch points are already means over >= 0.1 s
-        self.preview = ImageGrid()
         self.log_scale = QCheckBox("Log-scale loss axis")
-        self.log_scale.toggled.connect(self.loss_plot.set_log_scale)
+        self.log_scale.toggled.connect(lambda on: self.plots.is_built() and self.loss_plot.set_log_scale(on))
         label_row = QHBoxLayout()
         label_row.addWidget(self.progress_label, 1)
         label_row.addWidget(self.log_scale)
-        plots = QSplitter(Qt.Vertical)
-        plots.addWidget(self.loss_plot)
-        plots.addWidget(self.preview)
+        # The plots need matplotlib (half a second to import): the window shows first, they follow.
+        self.plots = LazyView("gui.tabs.training.live_plots", lambda m: m.LivePlots(self.log_scale.isChecked()),
+                              "Loading plots…")
         right = QWidget()
         column = QVBoxLayout(right)
         column.addWidget(self.progress)
         column.addLayout(label_row)
-        column.addWidget(plots, 1)
+        column.addWidget(self.plots, 1)
         return right
+
+    loss_plot = property(lambda self: self.plots.view.loss_plot)  # built now if the background import is not done
+    preview = property(lambda self: self.plots.view.preview)
 
     @Slot()
     def _sync_enabled(self) -> None:
@@ -165,13 +165,17 @@ class TrainingTab(QWidget):
         """Start the job `make_job(control)` makes, with a fresh TrainingControl for mid-run changes."""
         from engine.training.requests import TrainingControl
 
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("starting…")
+        if not self.plots.is_built():  # pressed as the window opened: once the plots' import is done, no waiting
+            self.start_button.setEnabled(False)
+            self.plots.when_built(lambda: self._begin(make_job, config, message))
+            return
         self._config, self._control, self._rollback_run = config, TrainingControl(), None
         self._warned = 0  # health warnings of this run
         self._epoch_seconds.clear()
         self.loss_plot.reset(f"{MODEL_LABELS[config.model_kind]}", config.epochs)
         self.preview.clear_images()
-        self.progress.setRange(0, 0)
-        self.progress.setFormat("starting…")
         self.runner.start(make_job(self._control), "training")
         self._sync_enabled()
         self.status_changed.emit(message)
@@ -393,6 +397,4 @@ class TrainingTab(QWidget):
 
 def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60:02d} s"

@@ -49,11 +49,14 @@ _SCRIPT = textwrap.dedent(
     tab = window.training_tab
     use_array(tab, {data!r}, epochs=1)
     armed.append(True)
-    tab.start()  # before the background warm-up (300 ms after show) has begun
-    armed.clear()
+    tab.start()  # before the background warm-up (300 ms after the plots) has begun
     finished = []
     tab.runner.finished.connect(lambda: finished.append(True))
     deadline = time.monotonic() + 240
+    while not (tab.runner.is_running() or finished) and time.monotonic() < deadline:
+        app.processEvents()  # Start waits for the plots, imported in the background as the window showed
+        time.sleep(0.01)
+    armed.clear()
     while not finished and time.monotonic() < deadline:
         app.processEvents()
         time.sleep(0.01)

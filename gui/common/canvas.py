@@ -200,7 +200,10 @@ class MplCanvas(FigureCanvasQTAgg):
         return self._render is not None
 
     def finish_render(self) -> None:
-        """Wait for a running render, show it and replay the changes queued meanwhile (GUI thread)."""
+        """Wait for a running render, show it and replay the changes queued meanwhile (GUI thread; in the render
+        thread, as the render reads its own figure, nothing)."""
+        if self._render is not None and self._render.thread == threading.get_ident():
+            return
         while self._render is not None:  # (showing one may start another: a resize made meanwhile)
             self._complete_render(self._render)
 
@@ -211,6 +214,10 @@ class MplCanvas(FigureCanvasQTAgg):
     def _refresh(self) -> None:
         """Bring the screen up to date (visible, dirty, throttled); subclasses may blit instead."""
         self.draw_idle()
+
+    def _after_render(self, renderer) -> None:
+        """Hook for subclasses, in the render thread after the figure is drawn: more of the drawing the draw_event
+        handlers would otherwise do on the GUI thread (the figure is the render's until it is shown)."""
 
     def _extra_layout_signature(self) -> object:
         """Hook for subclasses: anything else whose size affects the layout."""
@@ -283,6 +290,7 @@ class MplCanvas(FigureCanvasQTAgg):
         try:
             with self.callbacks.blocked(signal="draw_event"):
                 self.figure.draw(render.renderer)
+                self._after_render(render.renderer)
         finally:
             try:
                 _notifier.done.emit(canvas_ref, render.number)

@@ -75,12 +75,10 @@ class LossPlot(MplCanvas):
         self._legend_placement = 0  # columns of the legend below the plot; 0 = inside the axes
         self._ranges = {self.ax: YRange(self.ax)}
         self._series: dict[str, tuple[list[float], list[float]]] = {}
-        self._ema = 0.0
-        self._ema_count = 0
+        self._ema, self._ema_count = 0.0, 0
         self._best: tuple[float, float] | None = None
         self._total: int | None = None  # epochs of the run, when known: x is fixed to [0, total]
-        self._background = None  # figure without the animated artists, from the last full draw
-        self._background_size: tuple[int, int] | None = None
+        self._background, self._background_size = None, None  # figure without the animated artists, its size
         self._legend_pixels = None  # the legend as last rendered, pasted over the curves
         self._legend_where = None  # where those pixels were rendered (axes box, canvas size)
         self._needs_full_draw = True
@@ -366,10 +364,15 @@ class LossPlot(MplCanvas):
         self._legend_pixels = None
         self._legend_stale = False
         if legend is not None:
+            under = self.copy_from_bbox(self.figure.bbox)
             legend.draw(renderer)
             self._legend_pixels = self.copy_from_bbox(legend.get_window_extent(renderer).padded(2))
             self._legend_where = where
-            self.restore_region(self._background)
+            self.restore_region(under)
+
+    def _after_render(self, renderer) -> None:
+        """Render thread: the legend's pixels if they are stale (its text: 30-80 ms under load, on the GUI thread)."""
+        self._render_legend(renderer)
 
     def _draw_curves(self, renderer) -> None:
         for line in self._curves():
@@ -380,15 +383,12 @@ class LossPlot(MplCanvas):
     def _refresh(self) -> None:
         """Timer-driven and visible: blit when only the curves changed, else render everything."""
         self._apply_limits()
-        if (self._needs_full_draw or self._background is None
+        if (self._needs_full_draw or self._background is None or self._legend_stale
                 or self._background_size != self.get_width_height(physical=True)):
-            self.draw_idle()
+            self.draw_idle()  # a new legend too: its text is rendered in the render thread (_after_render)
             return
-        renderer = self.get_renderer()
-        if self._legend_stale:
-            self._render_legend(renderer)
         self.restore_region(self._background)
-        self._draw_curves(renderer)
+        self._draw_curves(self.get_renderer())
         x0, y0, x1, y1 = self.ax.bbox.extents
         self.blit(Bbox.from_extents(x0 - 2, y0 - 2, x1 + 2, y1 + 2))
         self.blits += 1

@@ -1,6 +1,7 @@
 """The loss plot: every line sent is drawn, blitted within limits, labels never cut off."""
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -142,15 +143,18 @@ def test_loss_plot_blits_updates_within_the_limits(qtbot, plot):
     assert is_orange(screen_rgb(plot, 2, 0.4))
     np.testing.assert_allclose(plot.line_data("val_loss")[1], [0.65, 0.4, 0.45])
 
+    plot.add_batch(BatchEnded(epoch=3, step=1, steps_per_epoch=30, loss=0.4))  # the batch curve's legend entry:
+    qtbot.waitUntil(lambda: plot.full_draws == full + 1, timeout=2000)  # rendered with the figure, off-thread
+    settle(qtbot, plot)
     blits = plot.blits
     started = time.monotonic()
-    for step in range(1, 30):  # a burst of batches: one blit per timer interval at most
+    for step in range(2, 30):  # a burst of batches: one blit per timer interval at most
         plot.add_batch(BatchEnded(epoch=3, step=step, steps_per_epoch=30, loss=0.4))
     qtbot.waitUntil(lambda: plot.blits > blits, timeout=2000)
     qtbot.wait(int(2.5 * MplCanvas.DRAW_INTERVAL_MS))
     intervals = (time.monotonic() - started) * 1000 / MplCanvas.DRAW_INTERVAL_MS
     assert 1 <= plot.blits - blits <= intervals + 1, (plot.blits - blits, intervals)  # not one per batch
-    assert plot.full_draws == full
+    assert plot.full_draws == full + 1
     around = [screen_rgb(plot, 3.5, 0.4, dy) for dy in (-1, 0, 1)]  # the thin, pale batch curve
     assert any(b - r > 40 for r, _, b in around), around
 
@@ -168,15 +172,24 @@ def legend_colors(plot):
     return seen
 
 
-def test_loss_plot_new_legend_entry_needs_no_full_draw(qtbot, plot):
+def test_loss_plot_new_legend_entry_is_rendered_off_the_gui_thread(qtbot, plot, monkeypatch):
+    """Rendering the legend's text took 30-80 ms under training load: on the GUI thread, a late frame."""
+    from matplotlib.legend import Legend
+
     shown_plot(qtbot, plot)
     full, blits = plot.full_draws, plot.blits
+    threads, real_draw = [], Legend.draw
+    monkeypatch.setattr(Legend, "draw", lambda self, r: threads.append(threading.get_ident()) or real_draw(self, r))
     green = (44, 160, 44)  # tab:green, the first extra key's colour
     assert green not in legend_colors(plot)
     plot.add_epoch(epoch(2, 0.35, 0.45, kl_loss=0.5))  # a new line and legend entry
-    qtbot.waitUntil(lambda: plot.blits == blits + 1, timeout=2000)
+    qtbot.waitUntil(lambda: plot.full_draws == full + 1, timeout=2000)
     qtbot.wait(3 * MplCanvas.DRAW_INTERVAL_MS)
-    assert plot.full_draws == full
+    assert plot.full_draws == full + 1 and plot.blits == blits
+    assert len(threads) == 1 and threads[0] != threading.get_ident()  # once, in the render thread
+    plot.add_epoch(epoch(3, 0.3, 0.4, kl_loss=0.4))  # the same entries: a blit, the legend's pixels kept
+    qtbot.waitUntil(lambda: plot.blits == blits + 1, timeout=2000)
+    assert len(threads) == 1 and plot.full_draws == full + 1
     assert "kl_loss" in [t.get_text() for t in plot.ax.get_legend().get_texts()]
     assert green in legend_colors(plot)  # the legend on screen has the new entry
     assert is_orange(screen_rgb(plot, 3, 0.45))

@@ -90,7 +90,10 @@ def import_in_background(module: str, then: Callable[[], None]) -> threading.Thr
             pass
         finally:
             _importing.discard(thread)
-        notice.done.emit()
+        try:
+            notice.done.emit()
+        except RuntimeError:  # the application quit while it imported: nobody to tell
+            pass
 
     thread = threading.Thread(target=run, name=f"import {module}", daemon=True)
     _importing.add(thread)

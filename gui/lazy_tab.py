@@ -138,15 +138,13 @@ class LazyView(QWidget):
     def is_built(self) -> bool:
         return self._view is not None
 
-    def when_built(self, fn: Callable[[], None]) -> bool:
-        """Call `fn` once the view is built: later if its import is under way, else now (building it if need
-        be). True if called now."""
+    def when_built(self, fn: Callable[[], None]) -> None:
+        """Call `fn` once the view is built: later if its import is under way, else now (building it if need be)."""
         if self._view is None and self._loading is not None and self._loading.is_alive():
             self._then.append(fn)
-            return False
-        self.view  # noqa: B018 - builds it
-        fn()
-        return True
+        else:
+            self.view  # noqa: B018 - builds it
+            fn()
 
     def load_in_background(self) -> None:
         """Import the module in a background thread, then build the view (once; nothing if it is built)."""

@@ -26,3 +26,19 @@ def shown(qtbot, widget, width: int, height: int):
     widget.show()
     qtbot.waitExposed(widget)
     return widget
+
+
+def run_fresh(script: str, *args: str, timeout: int = 180):
+    """Run `script` in a fresh interpreter (offscreen, from the project root), so that what it imports is not hidden
+    by what other tests imported; returns the JSON it printed last."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.paths import ROOT
+
+    out = subprocess.run([sys.executable, "-c", script, *args], cwd=ROOT, capture_output=True, text=True,
+                         env=dict(os.environ, QT_QPA_PLATFORM="offscreen"), timeout=timeout)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])

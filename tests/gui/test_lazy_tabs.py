@@ -1,10 +1,5 @@
 """The Reconstruction, Denoise and Sampling tabs (like Anomaly and Runs) are built when first shown or used, so the
 window opens sooner; built late, each one shows what the session holds by then."""
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -12,8 +7,8 @@ from PIL import Image
 from engine.core.config import TrainConfig
 from engine.data.dataset import Dataset
 from gui.main_window import MainWindow
+from tests.gui.helpers import run_fresh
 
-ROOT = Path(__file__).resolve().parents[2]
 LAZY = ("_reconstruction_page", "_denoise_page", "_sampling_page", "_anomaly_page", "_runs_page")
 
 OPEN_WINDOW = """
@@ -43,11 +38,7 @@ def dense_model():
 
 def test_the_window_opens_without_building_or_importing_the_other_tabs(tmp_path):
     """In a fresh process, so that what the window imported is not hidden by what other tests imported."""
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    out = subprocess.run([sys.executable, "-c", OPEN_WINDOW, str(tmp_path / "settings.ini")], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    seen = run_fresh(OPEN_WINDOW, str(tmp_path / "settings.ini"), timeout=120)
     assert seen["built"] == {name: False for name in LAZY}
     assert seen["imported"] == ["gui.tabs.training.tab"]
 

@@ -1,21 +1,17 @@
 """The window shows before matplotlib is imported: the Training tab's plots are a LazyView, imported in a
 background thread once shown and built when that is done (or at once when asked for sooner); the GUI thread
 waits for a background import before importing what it may share."""
-import json
-import os
-import subprocess
 import sys
 import threading
 import uuid
-from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QLabel
 
 from gui import lazy_tab
 from gui.lazy_tab import LazyTab, LazyView
+from tests.gui.helpers import run_fresh
 
-ROOT = Path(__file__).resolve().parents[2]
 
 # In a fresh interpreter: which thread imported matplotlib, and what the window was like then.
 OPEN_WINDOW = """
@@ -43,11 +39,7 @@ print(json.dumps({"shown": shown, "built": window.training_tab.plots.is_built(),
 
 
 def test_the_window_shows_first_and_its_plots_follow_imported_in_the_background(tmp_path):
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    out = subprocess.run([sys.executable, "-c", OPEN_WINDOW, str(tmp_path / "settings.ini")], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=180)
-    assert out.returncode == 0, out.stderr[-2000:]
-    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    seen = run_fresh(OPEN_WINDOW, str(tmp_path / "settings.ini"), timeout=180)
     assert seen["shown"]["visible"] and not seen["shown"]["built"]
     assert "MainThread" not in seen["shown"]["by_then"]  # matplotlib was not imported to show the window
     assert seen["built"] and seen["grid"] == "ImageGrid"  # built without anyone asking for the plots
